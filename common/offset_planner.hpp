@@ -1,0 +1,77 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "profile.hpp"
+
+namespace carbon {
+
+/// Who holds a port on the host, as far as we could see.
+struct PortHolder {
+    std::optional<int> pid;  // empty: the socket is listed but its owner is not visible to us
+    std::string program;
+    std::string describe() const;
+};
+
+/// The host as the planner sees it; the real one reads /proc, tests fake it.
+class PortProbe {
+  public:
+    virtual ~PortProbe() = default;
+    virtual bool is_held(int port) const = 0;
+    virtual PortHolder holder(int port) const = 0;
+};
+
+/// A host with nothing listening.
+class EmptyHost : public PortProbe {
+  public:
+    bool is_held(int) const override { return false; }
+    PortHolder holder(int) const override { return {}; }
+};
+
+enum class OffsetSource { Explicit, Sticky, Shipped, Chosen };
+std::string to_string(OffsetSource source);
+
+struct PlannedPort {
+    const InstancePort* spec = nullptr;
+    int port = 0;
+};
+
+struct InstancePlan {
+    const Profile* profile = nullptr;
+    int offset = 0;
+    OffsetSource source = OffsetSource::Chosen;
+    bool placed = false;             // false: no offset fits (see the plan's conflicts)
+    std::string note;                // why a sticky offset was dropped, etc.
+    std::vector<PlannedPort> ports;  // every reserved port
+};
+
+enum class ConflictKind { Instances, FixedPort, Host, NoOffset };
+
+struct Conflict {
+    ConflictKind kind = ConflictKind::Instances;
+    std::string instance;
+    int port = 0;
+    std::string purpose;
+    std::string other_instance;  // for Instances / FixedPort
+    std::string other_purpose;
+    std::optional<PortHolder> holder;  // for Host
+    std::string message;               // a complete sentence for the operator
+};
+
+struct Plan {
+    std::vector<InstancePlan> instances;  // in profile (name) order
+    std::vector<Conflict> conflicts;
+    bool ok() const { return conflicts.empty(); }
+    const InstancePlan* find(const std::string& name) const;
+};
+
+/// Picks one offset per instance. Explicit offsets are checked, never moved; `auto` instances
+/// keep their sticky offset while it fits, else take the runtime's shipped offset if it fits,
+/// else the smallest offset that fits. Deterministic for the same inputs.
+Plan plan_offsets(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,
+                  const PortProbe& host);
+
+}  // namespace carbon

@@ -1,0 +1,159 @@
+#include "port_table.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "diagnostics.hpp"
+#include "json_reader.hpp"
+
+namespace carbon {
+
+const PortSpec* RuntimeTable::find_port(const std::string& key) const {
+    for (const auto& port : ports) {
+        if (port.key == key) {
+            return &port;
+        }
+    }
+    return nullptr;
+}
+
+bool RuntimeTable::supports_method(const std::string& method) const {
+    return std::find(offset_methods.begin(), offset_methods.end(), method) != offset_methods.end();
+}
+
+static PortSpec parse_port(const nlohmann::json& item, const std::filesystem::path& source,
+                           const std::string& pointer, std::vector<Diagnostic>& diagnostics) {
+    JsonFieldReader reader(item, source, pointer, diagnostics);
+    PortSpec port;
+    port.key = reader.required_string("key", "name the port, e.g. \"https-servlet\"");
+    port.base = static_cast<int>(reader.integer("base", 0, 1, 65535));
+    if (!reader.has("base")) {
+        reader.error("base", "required field is missing; give the port number at offset 0");
+    }
+    port.purpose = reader.string("purpose");
+    port.follows_offset = reader.boolean("follows_offset", true);
+    port.default_open = reader.boolean("default_open", true);
+    port.ready_probe = reader.boolean("ready_probe", false);
+    port.yaml_path = reader.string("yaml_path");
+    port.config_key = reader.string("config_key");
+    reader.reject_unknown_keys({"key", "base", "purpose", "follows_offset", "default_open",
+                                "ready_probe", "yaml_path", "config_key"});
+    return port;
+}
+
+RuntimeTable parse_runtime_table(const std::string& json_text,
+                                 const std::filesystem::path& source) {
+    std::vector<Diagnostic> diagnostics;
+    const nlohmann::json root = parse_jsonc(json_text, source, diagnostics);
+    RuntimeTable table;
+    if (!diagnostics.empty()) {
+        throw ConfigError(diagnostics);
+    }
+    JsonFieldReader reader(root, source, "", diagnostics);
+    table.runtime = reader.required_string("runtime", "name the runtime, e.g. \"api-manager\"");
+    table.display_name = reader.string("display_name", table.runtime);
+    table.shipped_offset = static_cast<int>(reader.integer("shipped_offset", 0, 0, 65535));
+    table.offset_methods = reader.string_list("offset_methods");
+    table.config_file = reader.string("config_file");
+    table.pid_file = reader.string("pid_file");
+    table.startup_line = reader.string("startup_line");
+    if (const auto* scripts = reader.child("scripts")) {
+        JsonFieldReader script_reader(*scripts, source, "/scripts", diagnostics);
+        table.linux_scripts = script_reader.string_list("linux");
+        table.windows_scripts = script_reader.string_list("windows");
+    }
+    if (const auto* ports = reader.child("ports"); ports != nullptr && ports->is_array()) {
+        for (std::size_t i = 0; i < ports->size(); ++i) {
+            table.ports.push_back(
+                parse_port((*ports)[i], source, "/ports/" + std::to_string(i), diagnostics));
+        }
+    } else {
+        reader.error("ports", "expected an array of ports");
+    }
+    if (const auto* urls = reader.child("urls"); urls != nullptr && urls->is_array()) {
+        for (std::size_t i = 0; i < urls->size(); ++i) {
+            JsonFieldReader url_reader((*urls)[i], source, "/urls/" + std::to_string(i),
+                                       diagnostics);
+            table.urls.push_back({url_reader.string("name"), url_reader.string("scheme", "https"),
+                                  url_reader.string("port"), url_reader.string("path", "/")});
+        }
+    }
+    if (const auto* advertised = reader.child("advertised_urls");
+        advertised != nullptr && advertised->is_array()) {
+        for (std::size_t i = 0; i < advertised->size(); ++i) {
+            JsonFieldReader url_reader((*advertised)[i], source,
+                                       "/advertised_urls/" + std::to_string(i), diagnostics);
+            table.advertised_urls.push_back(
+                {url_reader.string("toml_key"), url_reader.string("port")});
+        }
+    }
+    reader.reject_unknown_keys({"runtime", "display_name", "shipped_offset", "offset_methods",
+                                "scripts", "config_file", "pid_file", "startup_line", "ports",
+                                "urls", "advertised_urls"});
+    for (std::size_t i = 0; i < table.urls.size(); ++i) {
+        if (table.find_port(table.urls[i].port_key) == nullptr) {
+            diagnostics.push_back({source, "/urls/" + std::to_string(i) + "/port",
+                                   "no port \"" + table.urls[i].port_key + "\" in this table"});
+        }
+    }
+    if (!diagnostics.empty()) {
+        throw ConfigError(diagnostics);
+    }
+    return table;
+}
+
+void RuntimeCatalog::add(RuntimeTable table) {
+    const std::string name = table.runtime;
+    tables_[name] = std::move(table);
+}
+
+const RuntimeTable* RuntimeCatalog::find(const std::string& runtime) const {
+    const auto it = tables_.find(runtime);
+    return it == tables_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> RuntimeCatalog::names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, table] : tables_) {
+        names.push_back(name);
+    }
+    return names;
+}
+
+RuntimeCatalog RuntimeCatalog::load(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        throw ConfigError(dir, "",
+                          "port table directory not found; pass --runtimes DIR pointing at the "
+                          "folder that holds api-manager.json and its siblings");
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.path().extension() == ".json") {
+            files.push_back(entry.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    RuntimeCatalog catalog;
+    std::vector<Diagnostic> diagnostics;
+    for (const auto& file : files) {
+        std::ifstream in(file, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        try {
+            catalog.add(parse_runtime_table(text.str(), file));
+        } catch (const ConfigError& e) {
+            diagnostics.insert(diagnostics.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!diagnostics.empty()) {
+        throw ConfigError(diagnostics);
+    }
+    if (catalog.tables_.empty()) {
+        throw ConfigError(dir, "", "no port tables (*.json) in this directory");
+    }
+    return catalog;
+}
+
+}  // namespace carbon

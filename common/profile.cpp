@@ -1,0 +1,615 @@
+#include "profile.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "diagnostics.hpp"
+#include "json_reader.hpp"
+#include "text_file.hpp"
+#include "yaml_ports.hpp"
+
+namespace carbon {
+
+Platform host_platform() {
+#ifdef _WIN32
+    return Platform::Windows;
+#else
+    return Platform::Linux;
+#endif
+}
+
+int Profile::max_offset() const {
+    int highest_base = 0;
+    for (const auto& port : ports) {
+        if (port.reserved && port.follows_offset) {
+            highest_base = std::max(highest_base, port.base);
+        }
+    }
+    return 65535 - highest_base;
+}
+
+std::vector<InstancePort> table_ports(const RuntimeTable& table) {
+    std::vector<InstancePort> ports;
+    for (const auto& spec : table.ports) {
+        InstancePort port;
+        port.key = spec.key;
+        port.base = spec.base;
+        port.purpose = spec.purpose;
+        port.follows_offset = spec.follows_offset;
+        port.default_open = spec.default_open;
+        // Ports that move with the offset are reserved even when off by default: a superset
+        // never collides. A fixed optional port (Hazelcast 4000) would make every pair of
+        // instances collide, so it is reserved only when a profile enables it.
+        port.reserved = spec.default_open || spec.follows_offset;
+        port.ready_probe = spec.ready_probe;
+        port.config_key = spec.config_key;
+        port.origin = "table";
+        ports.push_back(port);
+    }
+    return ports;
+}
+
+namespace {
+
+const std::vector<std::string> kProfileKeys = {
+    "name",          "runtime", "home",      "offset",
+    "offset_method", "args",    "java_home", "env",
+    "after",         "restart", "ready",     "stop_timeout_s",
+    "user",          "log",     "autostart", "update_advertised_urls",
+    "host",          "ports",   "script",    "$schema",
+    "description"};
+
+bool valid_name(const std::string& name) {
+    if (name.empty() || name.size() > 63 || name.front() == '-') {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+    std::string text;
+    for (const auto& item : items) {
+        text += (text.empty() ? "" : separator) + item;
+    }
+    return text;
+}
+
+void read_offset(JsonFieldReader& reader, Profile& profile) {
+    const auto* value = reader.child("offset");
+    if (value == nullptr) {
+        return;  // auto
+    }
+    if (value->is_string()) {
+        if (value->get<std::string>() != "auto") {
+            reader.error("offset", "\"" + value->get<std::string>() +
+                                       "\" is not an offset; use \"auto\" or an integer >= 0");
+        }
+        return;
+    }
+    if (!value->is_number_integer()) {
+        reader.error("offset",
+                     "expected \"auto\" or an integer >= 0, found " + json_type_name(*value));
+        return;
+    }
+    const long long offset = value->get<long long>();
+    if (offset < 0 || offset > 65535) {
+        reader.error("offset", std::to_string(offset) +
+                                   " is out of range; use \"auto\" or an integer >= 0 that keeps "
+                                   "every port within 65535");
+        return;
+    }
+    profile.offset = static_cast<int>(offset);
+}
+
+void read_offset_method(JsonFieldReader& reader, Profile& profile, const RuntimeTable* table) {
+    const std::string fallback =
+        table != nullptr && !table->supports_method("argument") ? "config" : "argument";
+    profile.offset_method = reader.string("offset_method", fallback);
+    if (profile.offset_method != "argument" && profile.offset_method != "config") {
+        reader.error("offset_method", "\"" + profile.offset_method +
+                                          "\" is not a method; use \"argument\" (-DportOffset) "
+                                          "or \"config\" (the runtime's config file)");
+        return;
+    }
+    if (table != nullptr && !table->supports_method(profile.offset_method)) {
+        reader.error("offset_method", table->runtime + " reads its offset only from " +
+                                          table->config_file +
+                                          "; use \"config\" or remove the field");
+    }
+}
+
+void read_args(JsonFieldReader& reader, Profile& profile, Platform platform) {
+    profile.args = reader.string_list("args");
+    for (std::size_t i = 0; i < profile.args.size(); ++i) {
+        const std::string& arg = profile.args[i];
+        const std::string pointer = reader.pointer_to("args") + "/" + std::to_string(i);
+        if (platform == Platform::Linux && arg.find_first_of(" \t\n") != std::string::npos) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "\"" + arg +
+                     "\" contains whitespace, and the start scripts re-split their "
+                     "arguments ($*), so it would arrive broken; remove the space or set the value "
+                     "in "
+                     "JAVA_OPTS through \"env\""});
+        }
+        if (arg.rfind("-DportOffset", 0) == 0) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "the launcher passes -DportOffset itself; set \"offset\" instead"});
+        }
+    }
+}
+
+void read_env(JsonFieldReader& reader, Profile& profile) {
+    const auto* env = reader.child("env");
+    if (env == nullptr) {
+        return;
+    }
+    if (!env->is_object()) {
+        reader.error(
+            "env", "expected an object of NAME: \"value\" strings, found " + json_type_name(*env));
+        return;
+    }
+    for (const auto& [key, value] : env->items()) {
+        const std::string pointer = reader.pointer_to("env") + "/" + key;
+        if (!value.is_string()) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer, "expected a string, found " + json_type_name(value)});
+            continue;
+        }
+        if (key == "CARBON_HOME" || key == "RUNTIME_HOME") {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 key + " is set by the launcher to this instance's \"home\"; remove it"});
+            continue;
+        }
+        if (key == "JAVA_HOME") {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer, "set JAVA_HOME with the \"java_home\" field instead"});
+            continue;
+        }
+        if (key.empty() || key.find('=') != std::string::npos) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "\"" + key + "\" is not a valid environment variable name"});
+            continue;
+        }
+        profile.env[key] = value.get<std::string>();
+    }
+}
+
+void read_restart(JsonFieldReader& reader, Profile& profile) {
+    const auto* restart = reader.child("restart");
+    if (restart == nullptr) {
+        return;
+    }
+    if (!restart->is_object()) {
+        reader.error("restart", "expected an object such as {\"policy\": \"on-failure\"}, found " +
+                                    json_type_name(*restart));
+        return;
+    }
+    JsonFieldReader sub(*restart, reader.file(), reader.pointer_to("restart"),
+                        reader.diagnostics());
+    auto& settings = profile.restart;
+    settings.policy = sub.string("policy", settings.policy);
+    if (settings.policy != "never" && settings.policy != "on-failure" &&
+        settings.policy != "always") {
+        sub.error("policy",
+                  "\"" + settings.policy +
+                      "\" is not a restart policy; use \"never\", \"on-failure\" or \"always\"");
+    }
+    settings.delay_ms = static_cast<int>(sub.integer("delay_ms", settings.delay_ms, 0, 3600000));
+    settings.max_delay_ms =
+        static_cast<int>(sub.integer("max_delay_ms", settings.max_delay_ms, 0, 86400000));
+    settings.max_retries =
+        static_cast<int>(sub.integer("max_retries", settings.max_retries, 0, 1000000));
+    settings.reset_after_s =
+        static_cast<int>(sub.integer("reset_after_s", settings.reset_after_s, 1, 86400));
+    if (settings.max_delay_ms < settings.delay_ms) {
+        sub.error("max_delay_ms", "the cap (" + std::to_string(settings.max_delay_ms) +
+                                      ") is below the first delay (" +
+                                      std::to_string(settings.delay_ms) + "); raise max_delay_ms");
+    }
+    sub.reject_unknown_keys({"policy", "delay_ms", "max_delay_ms", "max_retries", "reset_after_s"});
+}
+
+void read_ready(JsonFieldReader& reader, Profile& profile) {
+    const auto* ready = reader.child("ready");
+    if (ready == nullptr) {
+        return;
+    }
+    if (!ready->is_object()) {
+        reader.error("ready", "expected an object such as {\"timeout_s\": 300}, found " +
+                                  json_type_name(*ready));
+        return;
+    }
+    JsonFieldReader sub(*ready, reader.file(), reader.pointer_to("ready"), reader.diagnostics());
+    profile.ready_timeout_s =
+        static_cast<int>(sub.integer("timeout_s", profile.ready_timeout_s, 1, 86400));
+    profile.ready_mode = sub.string("mode", profile.ready_mode);
+    if (profile.ready_mode != "line-or-port" && profile.ready_mode != "all-ports") {
+        sub.error("mode", "\"" + profile.ready_mode +
+                              "\" is not a readiness mode; use \"line-or-port\" or \"all-ports\"");
+    }
+    sub.reject_unknown_keys({"timeout_s", "mode"});
+}
+
+void read_log(JsonFieldReader& reader, Profile& profile) {
+    const auto* log = reader.child("log");
+    if (log == nullptr) {
+        return;
+    }
+    if (!log->is_object()) {
+        reader.error("log", "expected an object such as {\"max_size_mb\": 50}, found " +
+                                json_type_name(*log));
+        return;
+    }
+    JsonFieldReader sub(*log, reader.file(), reader.pointer_to("log"), reader.diagnostics());
+    profile.log_max_size_mb =
+        static_cast<int>(sub.integer("max_size_mb", profile.log_max_size_mb, 1, 10240));
+    profile.log_max_files =
+        static_cast<int>(sub.integer("max_files", profile.log_max_files, 1, 100));
+    sub.reject_unknown_keys({"max_size_mb", "max_files"});
+}
+
+void resolve_home(JsonFieldReader& reader, Profile& profile, const std::string& home_text,
+                  const std::string& script_text, Platform platform) {
+    if (home_text.empty()) {
+        return;
+    }
+    std::filesystem::path home(home_text);
+    if (home.is_relative()) {
+        home = profile.source.parent_path() / home;  // relative to the profile file
+    }
+    profile.home = home.lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(profile.home, ec)) {
+        reader.error("home", profile.home.string() +
+                                 " does not exist or is not a directory; point \"home\" at the "
+                                 "unpacked pack (the folder that holds bin/)");
+        return;
+    }
+    if (profile.table == nullptr) {
+        return;
+    }
+    const auto& scripts = platform == Platform::Windows ? profile.table->windows_scripts
+                                                        : profile.table->linux_scripts;
+    if (!script_text.empty()) {
+        profile.script = profile.home / script_text;
+        if (!std::filesystem::is_regular_file(profile.script, ec)) {
+            reader.error("script", profile.script.string() +
+                                       " does not exist; name a start script "
+                                       "inside the home, e.g. " +
+                                       (scripts.empty() ? "bin/server.sh" : scripts.front()));
+        }
+        return;
+    }
+    for (const auto& candidate : scripts) {
+        if (std::filesystem::is_regular_file(profile.home / candidate, ec)) {
+            profile.script = profile.home / candidate;
+            return;
+        }
+    }
+    reader.error("home", profile.home.string() + " is not a home of " + profile.runtime +
+                             ": none of " + join(scripts, ", ") +
+                             " exists there; check the path or the \"runtime\"");
+}
+
+void apply_config_file_ports(JsonFieldReader& reader, Profile& profile) {
+    const RuntimeTable& table = *profile.table;
+    const bool reads_yaml = std::any_of(table.ports.begin(), table.ports.end(),
+                                        [](const PortSpec& p) { return !p.yaml_path.empty(); });
+    if (!reads_yaml || profile.home.empty()) {
+        return;
+    }
+    const std::filesystem::path config = profile.home / table.config_file;
+    std::error_code ec;
+    if (!std::filesystem::exists(config, ec)) {
+        return;  // the table's bases apply
+    }
+    std::string error;
+    const auto text = read_text_file(config, error);
+    if (!text) {
+        reader.diagnostics().push_back({config, "", error});
+        return;
+    }
+    try {
+        for (const auto& [key, base] : read_yaml_ports(*text, table, config)) {
+            for (auto& port : profile.ports) {
+                if (port.key == key) {
+                    port.base = base;
+                    port.origin = "config file";
+                }
+            }
+        }
+    } catch (const ConfigError& e) {
+        reader.diagnostics().insert(reader.diagnostics().end(), e.diagnostics().begin(),
+                                    e.diagnostics().end());
+    }
+}
+
+void apply_port_overrides(JsonFieldReader& reader, Profile& profile) {
+    const auto* overrides = reader.child("ports");
+    if (overrides == nullptr) {
+        return;
+    }
+    if (!overrides->is_object()) {
+        reader.error("ports", "expected an object of port-key: {\"base\": N, ...}, found " +
+                                  json_type_name(*overrides));
+        return;
+    }
+    for (const auto& [key, value] : overrides->items()) {
+        const std::string pointer = reader.pointer_to("ports") + "/" + key;
+        if (!value.is_object()) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "expected an object such as {\"base\": 9443}, found " + json_type_name(value)});
+            continue;
+        }
+        JsonFieldReader sub(value, reader.file(), pointer, reader.diagnostics());
+        auto it = std::find_if(profile.ports.begin(), profile.ports.end(),
+                               [&](const InstancePort& p) { return p.key == key; });
+        if (it == profile.ports.end()) {
+            if (!sub.has("base")) {
+                std::vector<std::string> keys;
+                for (const auto& p : profile.ports) {
+                    keys.push_back(p.key);
+                }
+                const std::string suggestion = closest_match(key, keys);
+                sub.error(
+                    "", "no port \"" + key + "\" in the " + profile.runtime + " table" +
+                            (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
+                            "; to add a new port give its \"base\"");
+                continue;
+            }
+            InstancePort added;
+            added.key = key;
+            added.purpose = key;
+            profile.ports.push_back(added);
+            it = std::prev(profile.ports.end());
+        }
+        it->base = static_cast<int>(sub.integer("base", it->base, 1, 65535));
+        it->purpose = sub.string("purpose", it->purpose);
+        it->follows_offset = sub.boolean("follows_offset", it->follows_offset);
+        if (sub.has("enabled")) {
+            const bool enabled = sub.boolean("enabled", true);
+            it->default_open = enabled;
+            it->reserved = enabled;
+        }
+        it->origin = "profile";
+        sub.reject_unknown_keys({"base", "purpose", "follows_offset", "enabled"});
+    }
+}
+
+void check_offset_range(JsonFieldReader& reader, const Profile& profile) {
+    if (!profile.offset) {
+        return;
+    }
+    for (const auto& port : profile.ports) {
+        if (port.reserved && port.follows_offset && port.base + *profile.offset > 65535) {
+            reader.error("offset", "offset " + std::to_string(*profile.offset) + " moves " +
+                                       port.purpose + " (" + std::to_string(port.base) + ") to " +
+                                       std::to_string(port.base + *profile.offset) +
+                                       ", past 65535; the largest offset for this instance is " +
+                                       std::to_string(profile.max_offset()));
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+Profile parse_profile(const std::string& text, const std::filesystem::path& source,
+                      const RuntimeCatalog& catalog, Platform platform,
+                      std::vector<Diagnostic>& diagnostics) {
+    Profile profile;
+    profile.source = source;
+    const std::size_t errors_before = diagnostics.size();
+    const nlohmann::json root = parse_jsonc(text, source, diagnostics);
+    if (diagnostics.size() != errors_before) {
+        return profile;
+    }
+    if (!root.is_object()) {
+        diagnostics.push_back({source, "/",
+                               "expected a JSON object {\"name\": ..., \"runtime\": "
+                               "..., \"home\": ...}, found " +
+                                   json_type_name(root)});
+        return profile;
+    }
+    JsonFieldReader reader(root, source, "", diagnostics);
+    reader.reject_unknown_keys(kProfileKeys);
+
+    profile.name =
+        reader.required_string("name", "give the instance a unique name such as \"apim-1\"");
+    if (reader.has("name") && reader.child("name")->is_string() && !valid_name(profile.name)) {
+        reader.error("name", "\"" + profile.name +
+                                 "\" is not a valid name; use 1-63 characters of a-z, 0-9 and '-', "
+                                 "not starting with '-'");
+    }
+    profile.runtime =
+        reader.required_string("runtime", "use one of: " + join(catalog.names(), ", "));
+    if (!profile.runtime.empty()) {
+        profile.table = catalog.find(profile.runtime);
+        if (profile.table == nullptr) {
+            const std::string suggestion = closest_match(profile.runtime, catalog.names());
+            reader.error("runtime",
+                         "unknown runtime \"" + profile.runtime + "\"; " +
+                             (suggestion.empty() ? "" : "did you mean \"" + suggestion + "\"? ") +
+                             "use one of: " + join(catalog.names(), ", "));
+        }
+    }
+    const std::string home_text =
+        reader.required_string("home", "give the path of the unpacked pack (the folder with bin/)");
+    const std::string script_text = reader.string("script");
+    read_offset(reader, profile);
+    read_offset_method(reader, profile, profile.table);
+    read_args(reader, profile, platform);
+    profile.java_home = reader.string("java_home");
+    std::error_code ec;
+    if (!profile.java_home.empty() && !std::filesystem::is_directory(profile.java_home, ec)) {
+        reader.error("java_home",
+                     profile.java_home +
+                         " is not a directory; point it at a JDK (the folder with bin/java)");
+    }
+    read_env(reader, profile);
+    profile.after = reader.string_list("after");
+    read_restart(reader, profile);
+    read_ready(reader, profile);
+    profile.stop_timeout_s =
+        static_cast<int>(reader.integer("stop_timeout_s", profile.stop_timeout_s, 1, 3600));
+    profile.user = reader.string("user");
+    read_log(reader, profile);
+    profile.autostart = reader.boolean("autostart", profile.autostart);
+    profile.update_advertised_urls = reader.boolean("update_advertised_urls", false);
+    if (profile.update_advertised_urls && profile.table != nullptr &&
+        profile.table->advertised_urls.empty()) {
+        reader.error("update_advertised_urls", profile.runtime +
+                                                   " has no advertised URLs to "
+                                                   "update; remove the field");
+    }
+    profile.host = reader.string("host", profile.host);
+    resolve_home(reader, profile, home_text, script_text, platform);
+    if (profile.table != nullptr) {
+        profile.ports = table_ports(*profile.table);
+        apply_config_file_ports(reader, profile);
+        apply_port_overrides(reader, profile);
+        check_offset_range(reader, profile);
+    }
+    return profile;
+}
+
+namespace {
+
+void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics) {
+    std::map<std::string, const Profile*> by_name;
+    std::vector<std::string> names;
+    for (const auto& p : profiles) {
+        by_name[p.name] = &p;
+        names.push_back(p.name);
+    }
+    for (const auto& p : profiles) {
+        for (std::size_t i = 0; i < p.after.size(); ++i) {
+            const std::string pointer = "/after/" + std::to_string(i);
+            if (p.after[i] == p.name) {
+                diagnostics.push_back({p.source, pointer,
+                                       "an instance cannot start after itself; "
+                                       "remove \"" +
+                                           p.name + "\""});
+            } else if (!by_name.count(p.after[i])) {
+                const std::string suggestion = closest_match(p.after[i], names);
+                diagnostics.push_back(
+                    {p.source, pointer,
+                     "no instance named \"" + p.after[i] + "\"" +
+                         (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?")});
+            }
+        }
+    }
+    // Depth-first search for a cycle; report each cycle once, at its first member by name.
+    std::map<std::string, int> mark;  // 0 new, 1 on the stack, 2 done
+    std::vector<std::string> stack;
+    std::function<void(const Profile&)> visit = [&](const Profile& p) {
+        mark[p.name] = 1;
+        stack.push_back(p.name);
+        for (const auto& dependency : p.after) {
+            const auto it = by_name.find(dependency);
+            if (it == by_name.end() || dependency == p.name) {
+                continue;
+            }
+            if (mark[dependency] == 1) {
+                const auto start = std::find(stack.begin(), stack.end(), dependency);
+                std::vector<std::string> cycle(start, stack.end());
+                cycle.push_back(dependency);
+                diagnostics.push_back({p.source, "/after",
+                                       "\"after\" forms a cycle: " + join(cycle, " -> ") +
+                                           "; remove one of these dependencies"});
+            } else if (mark[dependency] == 0) {
+                visit(*it->second);
+            }
+        }
+        stack.pop_back();
+        mark[p.name] = 2;
+    };
+    for (const auto& p : profiles) {
+        if (mark[p.name] == 0) {
+            visit(p);
+        }
+    }
+}
+
+}  // namespace
+
+void check_profile_set(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics) {
+    std::map<std::string, const Profile*> names;
+    std::map<std::filesystem::path, const Profile*> homes;
+    for (const auto& p : profiles) {
+        if (!p.name.empty()) {
+            const auto [it, inserted] = names.emplace(p.name, &p);
+            if (!inserted) {
+                diagnostics.push_back({p.source, "/name",
+                                       "instance name \"" + p.name + "\" is also used by " +
+                                           it->second->source.string() + "; names must be unique"});
+            }
+        }
+        if (!p.home.empty()) {
+            std::error_code ec;
+            auto key = std::filesystem::weakly_canonical(p.home, ec);
+            if (ec) {
+                key = p.home;
+            }
+            const auto [it, inserted] = homes.emplace(key, &p);
+            if (!inserted) {
+                diagnostics.push_back(
+                    {p.source, "/home",
+                     "same home as " + it->second->name + " (" + it->second->source.string() +
+                         "); two instances must never share a home (pid file, tmp wipe, "
+                         "embedded databases, logs): unpack a separate copy of the pack"});
+            }
+        }
+    }
+    check_after_graph(profiles, diagnostics);
+}
+
+std::vector<Profile> load_profiles(const std::filesystem::path& dir, const RuntimeCatalog& catalog,
+                                   Platform platform) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        throw ConfigError(dir, "",
+                          "profile directory not found; create it with one JSON file per "
+                          "instance, or pass --profiles DIR");
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".json") {
+            files.push_back(entry.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+        throw ConfigError(dir, "",
+                          "no profiles (*.json) in this directory; add one file per "
+                          "instance (see profiles/examples)");
+    }
+    std::vector<Diagnostic> diagnostics;
+    std::vector<Profile> profiles;
+    for (const auto& file : files) {
+        std::string error;
+        const auto text = read_text_file(file, error);
+        if (!text) {
+            diagnostics.push_back({file, "", error});
+            continue;
+        }
+        profiles.push_back(parse_profile(*text, file, catalog, platform, diagnostics));
+    }
+    check_profile_set(profiles, diagnostics);
+    if (!diagnostics.empty()) {
+        throw ConfigError(diagnostics);
+    }
+    std::sort(profiles.begin(), profiles.end(),
+              [](const Profile& a, const Profile& b) { return a.name < b.name; });
+    return profiles;
+}
+
+}  // namespace carbon

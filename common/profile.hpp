@@ -1,0 +1,92 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "port_table.hpp"
+
+namespace carbon {
+
+enum class Platform { Linux, Windows };
+
+/// The platform this binary was built for.
+Platform host_platform();
+
+struct RestartSettings {
+    std::string policy = "on-failure";  // never | on-failure | always
+    int delay_ms = 1000;                // first backoff delay
+    int max_delay_ms = 60000;           // backoff cap
+    int max_retries = 5;                // failed starts in a row before Fatal
+    int reset_after_s = 60;             // ready this long: the failure count starts again
+};
+
+/// One port of one instance after the table, the instance's own config file and the profile's
+/// overrides have been merged.
+struct InstancePort {
+    std::string key;
+    int base = 0;
+    std::string purpose;
+    bool follows_offset = true;
+    bool default_open = true;  // opened by default: readiness may wait for it
+    bool reserved = true;      // the planner keeps it free for this instance
+    bool ready_probe = false;
+    std::string config_key;  // for a fixed port: how to move it
+    std::string origin;      // "table", "config file" or "profile"
+
+    int effective(int offset) const { return follows_offset ? base + offset : base; }
+};
+
+/// A validated instance profile (one JSON file).
+struct Profile {
+    std::filesystem::path source;
+    std::string name;
+    std::string runtime;
+    std::filesystem::path home;
+    std::optional<int> offset;  // nullopt: "auto"
+    std::string offset_method;  // "argument" or "config"
+    std::vector<std::string> args;
+    std::string java_home;
+    std::map<std::string, std::string> env;
+    std::vector<std::string> after;
+    RestartSettings restart;
+    int ready_timeout_s = 300;
+    std::string ready_mode = "line-or-port";  // line-or-port | all-ports
+    int stop_timeout_s = 60;
+    std::string user;
+    int log_max_size_mb = 50;
+    int log_max_files = 5;
+    bool autostart = true;
+    bool update_advertised_urls = false;
+    std::string host = "localhost";  // host name used in the URLs shown to operators
+
+    std::filesystem::path script;     // absolute path of the start script
+    std::vector<InstancePort> ports;  // resolved port set
+    const RuntimeTable* table = nullptr;
+
+    /// The highest offset at which every reserved port stays within 65535.
+    int max_offset() const;
+};
+
+/// Loads and validates every *.json profile in `dir`. Throws ConfigError listing every problem
+/// of every file; nothing is returned unless all profiles are valid together.
+std::vector<Profile> load_profiles(const std::filesystem::path& dir, const RuntimeCatalog& catalog,
+                                   Platform platform = host_platform());
+
+/// Validates one profile's text; cross-profile checks (duplicates, shared homes, `after`) are
+/// done by load_profiles. Diagnostics are appended; the result is meaningful only if none were.
+Profile parse_profile(const std::string& text, const std::filesystem::path& source,
+                      const RuntimeCatalog& catalog, Platform platform,
+                      std::vector<Diagnostic>& diagnostics);
+
+/// Cross-profile checks: duplicate names, shared homes, unknown or cyclic `after`.
+void check_profile_set(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics);
+
+/// Resolves a runtime's port set for one home: table, then the home's config file (SI family),
+/// then the profile's "ports" overrides.
+std::vector<InstancePort> table_ports(const RuntimeTable& table);
+
+}  // namespace carbon

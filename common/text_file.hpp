@@ -1,0 +1,12 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace carbon {
+
+/// The whole file as bytes, or nullopt with `error` set to a sentence saying why not.
+std::optional<std::string> read_text_file(const std::filesystem::path& path, std::string& error);
+
+}  // namespace carbon

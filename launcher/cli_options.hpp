@@ -1,0 +1,30 @@
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace carbon {
+
+/// Options shared by the commands that read profiles.
+struct CommonOptions {
+    std::string profiles_dir;
+    std::string state_dir;
+    std::string runtimes_dir;
+    bool json = false;
+
+    std::filesystem::path profiles() const;
+    std::filesystem::path state() const;
+};
+
+void add_common_options(boost::program_options::options_description& options,
+                        CommonOptions& common);
+
+/// Parses a subcommand's arguments; throws UsageError with the subcommand named.
+boost::program_options::variables_map parse_command_line(
+    const std::string& command, const std::vector<std::string>& args,
+    const boost::program_options::options_description& options,
+    const boost::program_options::positional_options_description& positional = {});
+
+}  // namespace carbon

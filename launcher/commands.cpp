@@ -1,0 +1,250 @@
+#include "commands.hpp"
+
+#include <iostream>
+#include <system_error>
+
+#include "cli_options.hpp"
+#include "diagnostics.hpp"
+#include "exit_codes.hpp"
+#include "paths.hpp"
+#include "plan_report.hpp"
+#include "planning.hpp"
+#include "version.hpp"
+
+namespace po = boost::program_options;
+
+namespace carbon {
+namespace {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const Args& args);
+};
+
+bool wants_help(const Args& args) {
+    for (const auto& arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            return true;
+        }
+    }
+    return false;
+}
+
+int print_help(const std::string& usage, const po::options_description& options,
+               const std::string& examples) {
+    std::cout << "usage: " << usage << "\n\n" << options << "\n";
+    if (!examples.empty()) {
+        std::cout << "examples:\n" << examples;
+    }
+    return kExitOk;
+}
+
+int cmd_plan(const Args& args) {
+    CommonOptions common;
+    po::options_description options("plan options");
+    add_common_options(options, common);
+    options.add_options()("help,h", "this help");
+    if (wants_help(args)) {
+        return print_help(
+            "carbon-launcher plan [--profiles DIR] [--state-dir DIR] [--json]\n\n"
+            "Shows what `run` would do, changing nothing: the offset of every instance (explicit,\n"
+            "sticky or newly chosen), every port it binds, the URLs to open, the exact command\n"
+            "line and the config edits. Exit 0 for a clean plan, 69 for conflicts, 78 for bad\n"
+            "profiles.",
+            options,
+            "  carbon-launcher plan --profiles /etc/carbon-launcher/profiles\n"
+            "  carbon-launcher plan --json | jq '.instances[] | {name, offset}'\n");
+    }
+    parse_command_line("plan", args, options);
+    const auto session = plan_from_options(common);
+    const PlanReport report = review_plan(session->plan);
+    if (common.json) {
+        std::cout << plan_to_json(report).dump(2) << "\n";
+    } else {
+        std::cout << plan_to_text(report);
+    }
+    return session->plan.ok() ? kExitOk : kExitUnavailable;
+}
+
+nlohmann::json table_to_json(const RuntimeTable& table) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& port : table.ports) {
+        ports.push_back({{"key", port.key},
+                         {"base", port.base},
+                         {"purpose", port.purpose},
+                         {"follows_offset", port.follows_offset},
+                         {"open_by_default", port.default_open},
+                         {"config_key", port.config_key}});
+    }
+    return {{"runtime", table.runtime},
+            {"display_name", table.display_name},
+            {"shipped_offset", table.shipped_offset},
+            {"offset_methods", table.offset_methods},
+            {"scripts", table.linux_scripts},
+            {"config_file", table.config_file},
+            {"ports", ports}};
+}
+
+void print_table(const RuntimeTable& table) {
+    std::cout << table.runtime << " (" << table.display_name << "), shipped offset "
+              << table.shipped_offset << ", config " << table.config_file << "\n";
+    for (const auto& port : table.ports) {
+        std::cout << "  " << port.base << "  " << port.purpose;
+        if (!port.follows_offset) {
+            std::cout << "  [fixed: "
+                      << (port.config_key.empty() ? "not moved by the offset" : port.config_key)
+                      << "]";
+        }
+        if (!port.default_open) {
+            std::cout << "  [off by default]";
+        }
+        std::cout << "\n";
+    }
+}
+
+int cmd_ports(const Args& args) {
+    CommonOptions common;
+    std::string runtime;
+    po::options_description options("ports options");
+    options.add_options()("runtimes", po::value(&common.runtimes_dir)->value_name("DIR"),
+                          "port tables")("json", po::bool_switch(&common.json),
+                                         "machine-readable output")(
+        "runtime", po::value(&runtime), "one runtime only")("help,h", "this help");
+    po::positional_options_description positional;
+    positional.add("runtime", 1);
+    if (wants_help(args)) {
+        return print_help(
+            "carbon-launcher ports [RUNTIME] [--json]\n\n"
+            "Prints the built-in port tables: every port at offset 0, whether the\n"
+            "offset moves it, and whether a default pack opens it.",
+            options, "  carbon-launcher ports streaming-integrator\n");
+    }
+    parse_command_line("ports", args, options, positional);
+    const RuntimeCatalog catalog = RuntimeCatalog::load(find_runtimes_dir(common.runtimes_dir));
+    std::vector<const RuntimeTable*> tables;
+    if (runtime.empty()) {
+        for (const auto& [name, table] : catalog.tables()) {
+            tables.push_back(&table);
+        }
+    } else if (const auto* table = catalog.find(runtime)) {
+        tables.push_back(table);
+    } else {
+        const std::string suggestion = closest_match(runtime, catalog.names());
+        throw UsageError("ports: unknown runtime \"" + runtime + "\"" +
+                         (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?"));
+    }
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto* table : tables) {
+        if (common.json) {
+            all.push_back(table_to_json(*table));
+        } else {
+            print_table(*table);
+        }
+    }
+    if (common.json) {
+        std::cout << all.dump(2) << "\n";
+    }
+    return kExitOk;
+}
+
+int cmd_version(const Args&) {
+    std::cout << "carbon-launcher " << kVersion << "\n";
+    return kExitOk;
+}
+
+int cmd_help(const Args& args);
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"plan", "show offsets, ports, URLs, command lines and config edits; change nothing",
+         cmd_plan},
+        {"ports", "print the built-in port tables", cmd_ports},
+        {"version", "print the version", cmd_version},
+        {"help", "this help, or `help COMMAND`", cmd_help},
+    };
+    return table;
+}
+
+int cmd_help(const Args& args) {
+    if (!args.empty()) {
+        for (const auto& command : commands()) {
+            if (args.front() == command.name && command.run != cmd_help) {
+                return command.run({"--help"});
+            }
+        }
+    }
+    std::cout << "carbon-launcher " << kVersion
+              << ": launcher and supervisor for WSO2 runtimes (API Manager, Streaming Integrator,\n"
+                 "SI Tooling) that gives every instance its own port offset.\n\n"
+                 "usage: carbon-launcher COMMAND [OPTIONS]   (carbon-launcher COMMAND --help)\n\n"
+                 "commands:\n";
+    for (const auto& command : commands()) {
+        std::cout << "  " << command.name << std::string(10 - std::string(command.name).size(), ' ')
+                  << command.summary << "\n";
+    }
+    std::cout << "\nexit codes: 0 ok, 1 failure, 64 usage, 69 port conflict or unavailable,\n"
+                 "70 internal error, 74 I/O error, 78 bad configuration\n";
+    return kExitOk;
+}
+
+const Command* find_command(const std::string& name) {
+    for (const auto& command : commands()) {
+        if (name == command.name) {
+            return &command;
+        }
+    }
+    return nullptr;
+}
+
+int dispatch(const Args& words) {
+    if (words.empty()) {
+        cmd_help({});
+        return kExitUsage;
+    }
+    const std::string& name = words.front();
+    if (name == "--help" || name == "-h") {
+        return cmd_help({});
+    }
+    if (name == "--version" || name == "-V") {
+        return cmd_version({});
+    }
+    const Command* command = find_command(name);
+    if (command == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& c : commands()) {
+            names.push_back(c.name);
+        }
+        const std::string suggestion = closest_match(name, names);
+        throw UsageError("unknown command \"" + name + "\"" +
+                         (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?"));
+    }
+    return command->run(Args(words.begin() + 1, words.end()));
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+    const Args words(argv + 1, argv + argc);
+    try {
+        return dispatch(words);
+    } catch (const UsageError& e) {
+        std::cerr << "carbon-launcher: error: " << e.what() << " (see carbon-launcher --help)\n";
+        return kExitUsage;
+    } catch (const ConfigError& e) {
+        for (const auto& diagnostic : e.diagnostics()) {
+            std::cerr << "carbon-launcher: error: " << diagnostic.to_string() << "\n";
+        }
+        return kExitConfig;
+    } catch (const std::system_error& e) {
+        std::cerr << "carbon-launcher: error: " << e.what() << "\n";
+        return kExitIo;
+    } catch (const std::exception& e) {
+        std::cerr << "carbon-launcher: internal error: " << e.what() << "\n";
+        return kExitSoftware;
+    }
+}
+
+}  // namespace carbon

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace carbon {
+
+/// A command-line mistake: printed with a pointer to --help, exit code 64.
+class UsageError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Parses argv, runs one subcommand and returns the process exit code. Every error that
+/// reaches here is printed once as "carbon-launcher: error: ...".
+int run_cli(int argc, char** argv);
+
+}  // namespace carbon

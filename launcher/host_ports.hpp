@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "offset_planner.hpp"
+
+namespace carbon {
+
+/// The host's listening TCP ports (IPv4 and IPv6), read once when constructed. Holders are
+/// looked up lazily, only for ports that end up in a conflict.
+class HostPorts : public PortProbe {
+  public:
+    HostPorts();
+    bool is_held(int port) const override;
+    PortHolder holder(int port) const override;
+
+  private:
+    std::vector<std::uint64_t> held_;  // inode per port; 0 with held_flag_ set: unknown inode
+    std::vector<bool> held_flag_;
+    mutable std::optional<std::map<std::uint64_t, PortHolder>> owners_;  // inode -> holder
+};
+
+}  // namespace carbon

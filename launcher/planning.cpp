@@ -1,0 +1,19 @@
+#include "planning.hpp"
+
+#include "host_ports.hpp"
+#include "paths.hpp"
+#include "state_store.hpp"
+
+namespace carbon {
+
+std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {
+    auto session = std::make_unique<PlanningSession>();
+    session->catalog = RuntimeCatalog::load(find_runtimes_dir(options.runtimes_dir));
+    session->profiles = load_profiles(options.profiles(), session->catalog);
+    const StickyOffsets sticky = load_sticky_offsets(options.state());
+    const HostPorts host;
+    session->plan = plan_offsets(session->profiles, sticky, host);
+    return session;
+}
+
+}  // namespace carbon

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with AddressSanitizer and UBSan, warnings as errors, and runs
+# every test (unit and end-to-end). The README's test command and CI's.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export BUILD_DIR=${BUILD_DIR:-$repo/build-test}
+"$repo/scripts/build.sh" -DCMAKE_BUILD_TYPE=Debug -DCARBON_SANITIZE=ON -DCARBON_WERROR=ON
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 600 "$@"

@@ -1,0 +1,31 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "config_inspect.hpp"
+#include "test_support.hpp"
+
+using namespace carbon;
+
+TEST_CASE("the API-M [server] offset is read, absent while commented out") {
+    CHECK_FALSE(read_toml_server_offset("[server]\n#offset=0\n", "d.toml").has_value());
+    CHECK(read_toml_server_offset("[server]\noffset = 7\n", "d.toml") == 7);
+}
+
+TEST_CASE("stale advertised URLs are found in the real API-M files") {
+    const auto real = test::real_fixtures();
+    if (real.empty()) {
+        MESSAGE("skipped: ../shared/fixtures/real not found");
+        return;
+    }
+    const RuntimeTable& apim = *test::source_catalog().find("api-manager");
+    const auto file = real / "apim-4.4.0-deployment.toml";
+    auto stale = stale_advertised_urls(test::read_file(file), apim, file);
+    std::sort(stale.begin(), stale.end());
+    CHECK(stale == std::vector<std::string>{
+                       "websub_event_receiver_http_endpoint = \"http://localhost:9021\"",
+                       "websub_event_receiver_https_endpoint = \"https://localhost:8021\"",
+                       "ws_endpoint = \"ws://localhost:9099\"",
+                       "wss_endpoint = \"wss://localhost:8099\""});
+    CHECK_FALSE(read_toml_server_offset(test::read_file(file), file).has_value());
+}

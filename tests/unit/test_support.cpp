@@ -1,0 +1,102 @@
+#include "test_support.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace carbon::test {
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "carbon-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::filesystem::path& path, const std::string& content) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+static const char* kSmallSiYaml =
+    "wso2.carbon:\n"
+    "  id: wso2-si\n"
+    "  name: WSO2 Streaming Integrator\n"
+    "  ports:\n"
+    "      # port offset\n"
+    "    offset: 0\n"
+    "wso2.transport.http:\n"
+    "  listenerConfigurations:\n"
+    "    -\n"
+    "      id: \"default\"\n"
+    "      port: 9090\n"
+    "    -\n"
+    "      id: \"msf4j-https\"\n"
+    "      port: 9443\n"
+    "siddhi.stores.query.api:\n"
+    "  listenerConfigurations:\n"
+    "    -\n"
+    "      id: \"default\"\n"
+    "      port: 7070\n"
+    "    -\n"
+    "      id: \"msf4j-https\"\n"
+    "      port: 7443\n"
+    "databridge.config:\n"
+    "  dataReceivers:\n"
+    "  -\n"
+    "    dataReceiver:\n"
+    "      type: Thrift\n"
+    "      properties:\n"
+    "        tcpPort: '7611'\n"
+    "        sslPort: '7711'\n"
+    "  -\n"
+    "    dataReceiver:\n"
+    "      type: Binary\n"
+    "      properties:\n"
+    "        tcpPort: '9611'\n"
+    "        sslPort: '9711'\n";
+
+void make_home(const std::filesystem::path& home, const std::string& runtime) {
+    const std::string script = runtime == "api-manager"            ? "bin/api-manager.sh"
+                               : runtime == "streaming-integrator" ? "bin/server.sh"
+                                                                   : "bin/tooling.sh";
+    write_file(home / script, "#!/bin/sh\n");
+    if (runtime == "api-manager") {
+        write_file(home / "repository/conf/deployment.toml",
+                   "[server]\nhostname = \"localhost\"\n#offset=0\n");
+    } else if (runtime == "streaming-integrator") {
+        write_file(home / "conf/server/deployment.yaml", kSmallSiYaml);
+    }
+}
+
+const RuntimeCatalog& source_catalog() {
+    static const RuntimeCatalog catalog =
+        RuntimeCatalog::load(std::filesystem::path(CARBON_SOURCE_DIR) / "profiles" / "runtimes");
+    return catalog;
+}
+
+std::filesystem::path real_fixtures() {
+    const std::filesystem::path dir = CARBON_REAL_FIXTURES;
+    std::error_code ec;
+    return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
+}
+
+}  // namespace carbon::test
