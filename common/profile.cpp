@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "config_patch.hpp"
 #include "diagnostics.hpp"
 #include "json_reader.hpp"
 #include "text_file.hpp"
@@ -310,6 +311,14 @@ void apply_config_file_ports(JsonFieldReader& reader, Profile& profile) {
     if (!std::filesystem::exists(config, ec)) {
         return;  // the table's bases apply
     }
+    if (const auto size = std::filesystem::file_size(config, ec); !ec && size > kMaxConfigBytes) {
+        reader.diagnostics().push_back(
+            {config, "",
+             "is " + std::to_string(size) + " bytes, more than the " +
+                 std::to_string(kMaxConfigBytes) +
+                 " a config file may have; check that it is the right file"});
+        return;
+    }
     std::string error;
     const auto text = read_text_file(config, error);
     if (!text) {
@@ -350,8 +359,9 @@ void apply_port_overrides(JsonFieldReader& reader, Profile& profile) {
             continue;
         }
         JsonFieldReader sub(value, reader.file(), pointer, reader.diagnostics());
+        const std::string& port_key = key;  // clang 14 cannot capture a structured binding
         auto it = std::find_if(profile.ports.begin(), profile.ports.end(),
-                               [&](const InstancePort& p) { return p.key == key; });
+                               [&](const InstancePort& p) { return p.key == port_key; });
         if (it == profile.ports.end()) {
             if (!sub.has("base")) {
                 std::vector<std::string> keys;

@@ -8,8 +8,9 @@ namespace carbon {
 /// Replaces `path` with `content` so that a crash at any moment leaves either the old or the
 /// new file: temp file in the same directory, fsync, the original's mode and owner, rename,
 /// fsync of the directory. Throws std::system_error naming the path on failure, after removing
-/// the temp file.
-void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+/// the temp file. Mode and owner come from `like` when given (a backup takes its original's).
+void write_file_atomically(const std::filesystem::path& path, const std::string& content,
+                           const std::filesystem::path& like = {});
 
 /// Removes temp files that an earlier write_file_atomically left behind when it was killed.
 void remove_stale_temp_files(const std::filesystem::path& path);

@@ -46,7 +46,9 @@ void fsync_directory(const std::filesystem::path& dir) {
 
 }  // namespace
 
-void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+void write_file_atomically(const std::filesystem::path& path, const std::string& content,
+                           const std::filesystem::path& like) {
+    const std::filesystem::path& mode_source = like.empty() ? path : like;
     const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
     std::string temp = (dir / (temp_prefix(path) + "XXXXXX")).string();
     const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
@@ -55,7 +57,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     }
     try {
         struct stat original {};
-        if (::stat(path.c_str(), &original) == 0) {
+        if (::stat(mode_source.c_str(), &original) == 0) {
             if (::fchmod(fd, original.st_mode & 07777) != 0) {
                 fail("cannot set the mode of", temp);
             }

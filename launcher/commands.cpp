@@ -3,6 +3,7 @@
 #include <iostream>
 #include <system_error>
 
+#include "apply_command.hpp"
 #include "cli_options.hpp"
 #include "diagnostics.hpp"
 #include "exit_codes.hpp"
@@ -161,6 +162,8 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"plan", "show offsets, ports, URLs, command lines and config edits; change nothing",
          cmd_plan},
+        {"apply", "write the planned offsets into the runtimes' config files (diff, atomic)",
+         cmd_apply},
         {"ports", "print the built-in port tables", cmd_ports},
         {"version", "print the version", cmd_version},
         {"help", "this help, or `help COMMAND`", cmd_help},

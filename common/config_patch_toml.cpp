@@ -1,0 +1,258 @@
+#include <toml++/toml.h>
+
+#include <functional>
+#include <optional>
+
+#include "config_patch.hpp"
+#include "diagnostics.hpp"
+#include "text_lines.hpp"
+
+namespace carbon {
+namespace {
+
+[[noreturn]] void refuse(const std::filesystem::path& source, const std::string& setting,
+                         const std::string& message) {
+    throw ConfigError(source, setting, message + "; nothing was written");
+}
+
+std::string at_line(std::size_t index) {
+    return "line " + std::to_string(index + 1);
+}
+
+std::string trim_left(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t");
+    return first == std::string::npos ? "" : text.substr(first);
+}
+
+toml::table parse_or_refuse(const std::string& text, const std::filesystem::path& source,
+                            const std::string& setting, const std::string& what) {
+    try {
+        return toml::parse(text);
+    } catch (const toml::parse_error& e) {
+        refuse(source, setting,
+               what + " is not valid TOML (line " + std::to_string(e.source().begin.line) + ": " +
+                   std::string(e.description()) + ")");
+    }
+}
+
+/// "offset = 3" / "offset=3" with any spacing: the position of the value, or npos.
+std::size_t value_position(const std::string& line, const std::string& key) {
+    const auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line.compare(start, key.size(), key) != 0) {
+        return std::string::npos;
+    }
+    auto at = line.find_first_not_of(" \t", start + key.size());
+    if (at == std::string::npos || line[at] != '=') {
+        return std::string::npos;
+    }
+    at = line.find_first_not_of(" \t", at + 1);
+    return at == std::string::npos ? line.size() : at;
+}
+
+/// Where a value token ends: before a trailing comment and the spaces in front of it.
+std::size_t value_end(const std::string& line, std::size_t start) {
+    std::size_t end = line.find('#', start);
+    end = end == std::string::npos ? line.size() : end;
+    while (end > start && (line[end - 1] == ' ' || line[end - 1] == '\t')) {
+        --end;
+    }
+    return end;
+}
+
+struct ServerTable {
+    std::size_t header;
+    std::size_t end;  // first line after the table
+};
+
+ServerTable find_server_table(const std::vector<TextLine>& lines,
+                              const std::filesystem::path& source) {
+    std::vector<std::size_t> headers;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::string content = trim_left(lines[i].content);
+        if (content.rfind("[server]", 0) == 0) {
+            const std::string rest = trim_left(content.substr(8));
+            if (rest.empty() || rest.front() == '#') {
+                headers.push_back(i);
+            }
+        }
+    }
+    if (headers.empty()) {
+        refuse(source, "[server] offset",
+               "there is no [server] table, so this is not an API-M deployment.toml; check the "
+               "home, or restore the file from the pack");
+    }
+    if (headers.size() > 1) {
+        refuse(
+            source, "[server] offset",
+            "[server] appears twice (" + at_line(headers[0]) + " and " + at_line(headers[1]) + ")");
+    }
+    std::size_t end = headers.front() + 1;
+    while (end < lines.size() && trim_left(lines[end].content).rfind('[', 0) != 0) {
+        ++end;
+    }
+    return {headers.front(), end};
+}
+
+void insert_after(std::vector<TextLine>& lines, std::size_t after, std::string content) {
+    const std::string eol = dominant_eol(lines);
+    TextLine inserted{std::move(content), eol};
+    if (lines[after].eol.empty()) {
+        lines[after].eol = eol;
+        inserted.eol = "";
+    }
+    lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(after) + 1, inserted);
+}
+
+/// Applies the edit to the parsed original and compares with the parsed patch.
+void verify(const std::string& original, const std::string& patched,
+            const std::filesystem::path& source, const std::string& setting,
+            const std::function<void(toml::table&)>& expected_edit) {
+    toml::table expected = parse_or_refuse(original, source, setting, "the file");
+    expected_edit(expected);
+    const toml::table actual = parse_or_refuse(patched, source, setting, "the patched file");
+    if (!(expected == actual)) {
+        refuse(source, setting,
+               "the edit did not verify (the re-parsed file differs from the "
+               "original in more than " +
+                   setting + "); edit the file by hand");
+    }
+}
+
+/// The port in "scheme://host:PORT..." as [begin, end) of its digits, or {npos, npos}.
+std::pair<std::size_t, std::size_t> url_port_span(const std::string& url) {
+    const auto scheme = url.find("://");
+    const std::size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+    auto colon = url.find(':', host);
+    if (colon == std::string::npos) {
+        return {std::string::npos, std::string::npos};
+    }
+    std::size_t end = colon + 1;
+    while (end < url.size() && std::isdigit(static_cast<unsigned char>(url[end]))) {
+        ++end;
+    }
+    if (end == colon + 1 || end - colon - 1 > 5) {
+        return {std::string::npos, std::string::npos};
+    }
+    return {colon + 1, end};
+}
+
+/// The URL with its port moved to base + offset, or the URL unchanged when it is not ours.
+std::string moved_url(const std::string& url, int base, int offset) {
+    const auto [begin, end] = url_port_span(url);
+    if (begin == std::string::npos) {
+        return url;
+    }
+    const int port = std::stoi(url.substr(begin, end - begin));
+    if (port < base) {
+        return url;
+    }
+    return url.substr(0, begin) + std::to_string(base + offset) + url.substr(end);
+}
+
+void move_urls_in_tree(toml::node& node, const RuntimeTable& table, int offset,
+                       const std::string& key = "") {
+    if (auto* t = node.as_table()) {
+        for (auto&& [k, v] : *t) {
+            move_urls_in_tree(v, table, offset, std::string(k.str()));
+        }
+    } else if (auto* array = node.as_array()) {
+        for (auto& element : *array) {
+            move_urls_in_tree(element, table, offset, key);
+        }
+    } else if (auto* text = node.as_string()) {
+        for (const auto& advertised : table.advertised_urls) {
+            const PortSpec* port = table.find_port(advertised.port_key);
+            if (advertised.toml_key == key && port != nullptr) {
+                *text = moved_url(text->get(), port->base, offset);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::string patch_toml_server_offset(const std::string& text, int offset,
+                                     const std::filesystem::path& source) {
+    const std::string setting = "[server] offset";
+    if (text.find('\0') != std::string::npos) {
+        refuse(source, setting, "the file holds binary data (a NUL byte), not TOML");
+    }
+    parse_or_refuse(text, source, setting, "the file");
+    auto lines = split_lines(text);
+    const ServerTable server = find_server_table(lines, source);
+    std::optional<std::size_t> active;
+    std::optional<std::size_t> commented;
+    for (std::size_t i = server.header + 1; i < server.end; ++i) {
+        const std::string& content = lines[i].content;
+        if (value_position(content, "offset") != std::string::npos) {
+            active = i;  // the parser already refused a duplicate key
+        } else if (!commented) {
+            const std::string trimmed = trim_left(content);
+            if (!trimmed.empty() && trimmed.front() == '#' &&
+                value_position(trim_left(trimmed.substr(1)), "offset") != std::string::npos) {
+                commented = i;
+            }
+        }
+    }
+    const std::string number = std::to_string(offset);
+    if (active) {
+        std::string& content = lines[*active].content;
+        const std::size_t start = value_position(content, "offset");
+        const std::size_t end = value_end(content, start);
+        content = content.substr(0, start) + number + content.substr(end);
+    } else if (commented) {
+        // "#offset=0" -> "offset=N": keep the line's own spacing around '='.
+        std::string& content = lines[*commented].content;
+        const auto hash = content.find('#');
+        std::string uncommented = content.substr(0, hash) + trim_left(content.substr(hash + 1));
+        const std::size_t start = value_position(uncommented, "offset");
+        uncommented = uncommented.substr(0, start) + number +
+                      uncommented.substr(value_end(uncommented, start));
+        content = uncommented;
+    } else {
+        insert_after(lines, server.header, "offset = " + number);
+    }
+    std::string patched = join_lines(lines);
+    verify(text, patched, source, setting, [&](toml::table& tree) {
+        tree["server"].as_table()->insert_or_assign("offset", static_cast<int64_t>(offset));
+    });
+    return patched;
+}
+
+std::string patch_advertised_urls(const std::string& text, const RuntimeTable& table, int offset,
+                                  const std::filesystem::path& source) {
+    const std::string setting = "advertised URLs";
+    if (text.find('\0') != std::string::npos) {
+        refuse(source, setting, "the file holds binary data (a NUL byte), not TOML");
+    }
+    parse_or_refuse(text, source, setting, "the file");
+    auto lines = split_lines(text);
+    bool changed = false;
+    for (auto& line : lines) {
+        for (const auto& advertised : table.advertised_urls) {
+            const PortSpec* port = table.find_port(advertised.port_key);
+            const std::size_t start = value_position(line.content, advertised.toml_key);
+            if (port == nullptr || start == std::string::npos || start >= line.content.size() ||
+                line.content[start] != '"') {
+                continue;
+            }
+            const std::size_t close = line.content.find('"', start + 1);
+            if (close == std::string::npos) {
+                continue;
+            }
+            const std::string url = line.content.substr(start + 1, close - start - 1);
+            const std::string moved = moved_url(url, port->base, offset);
+            if (moved != url) {
+                line.content =
+                    line.content.substr(0, start + 1) + moved + line.content.substr(close);
+                changed = true;
+            }
+        }
+    }
+    std::string patched = changed ? join_lines(lines) : text;
+    verify(text, patched, source, setting,
+           [&](toml::table& tree) { move_urls_in_tree(tree, table, offset); });
+    return patched;
+}
+
+}  // namespace carbon

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace carbon {
+
+/// A line of a text file with its own terminator ("\n", "\r\n" or "" on a last line without
+/// one), so that joining the lines gives back the file byte for byte.
+struct TextLine {
+    std::string content;
+    std::string eol;
+};
+
+std::vector<TextLine> split_lines(const std::string& text);
+std::string join_lines(const std::vector<TextLine>& lines);
+
+/// The terminator most lines of the file use ("\n" when it has none).
+std::string dominant_eol(const std::vector<TextLine>& lines);
+
+/// Number of leading spaces; -1 when the indentation contains a tab.
+int indentation(const std::string& line);
+
+/// True for blank lines and lines whose first non-space character is '#'.
+bool is_blank_or_comment(const std::string& line);
+
+/// A unified diff (3 lines of context) between two texts, labelled with `path`; "" when equal.
+std::string unified_diff(const std::string& before, const std::string& after,
+                         const std::string& path);
+
+}  // namespace carbon

@@ -1,0 +1,175 @@
+#include "apply_command.hpp"
+
+#include <iostream>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "config_patch.hpp"
+#include "config_writer.hpp"
+#include "diagnostics.hpp"
+#include "exit_codes.hpp"
+#include "host_ports.hpp"
+#include "plan_report.hpp"
+#include "planning.hpp"
+#include "process_probe.hpp"
+#include "state_store.hpp"
+#include "text_lines.hpp"
+
+namespace po = boost::program_options;
+
+namespace carbon {
+namespace {
+
+struct PendingEdit {
+    const InstancePlan* instance;
+    std::filesystem::path file;
+    std::string before;
+    std::string after;
+};
+
+std::vector<const InstancePlan*> select_instances(const Plan& plan,
+                                                  const std::vector<std::string>& names) {
+    std::vector<const InstancePlan*> selected;
+    std::vector<std::string> known;
+    for (const auto& instance : plan.instances) {
+        known.push_back(instance.profile->name);
+    }
+    for (const auto& name : names) {
+        const InstancePlan* instance = plan.find(name);
+        if (instance == nullptr) {
+            const std::string suggestion = closest_match(name, known);
+            throw UsageError("apply: no instance named \"" + name + "\"" +
+                             (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?"));
+        }
+        selected.push_back(instance);
+    }
+    if (names.empty()) {
+        for (const auto& instance : plan.instances) {
+            selected.push_back(&instance);
+        }
+    }
+    return selected;
+}
+
+/// Every patch is computed and verified before anything is written: one bad file stops all.
+std::vector<PendingEdit> compute_edits(const std::vector<const InstancePlan*>& instances,
+                                       bool force) {
+    std::vector<PendingEdit> edits;
+    std::vector<Diagnostic> problems;
+    for (const InstancePlan* instance : instances) {
+        const auto file = patched_config_file(*instance->profile);
+        if (file.empty()) {
+            continue;
+        }
+        try {
+            std::string before = read_config_for_patch(file);
+            std::string after =
+                patch_instance_config(*instance->profile, instance->offset, before, force);
+            edits.push_back({instance, file, std::move(before), std::move(after)});
+        } catch (const ConfigError& e) {
+            problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!problems.empty()) {
+        throw ConfigError(problems);
+    }
+    return edits;
+}
+
+/// Why the instance looks alive, or "" when it does not.
+std::string why_running(const InstancePlan& instance, const HostPorts& host) {
+    const Profile& profile = *instance.profile;
+    if (!profile.table->pid_file.empty()) {
+        if (const auto pid =
+                live_runtime_pid(profile.home / profile.table->pid_file, profile.home)) {
+            return "its pid file " + (profile.home / profile.table->pid_file).string() +
+                   " names live process " + std::to_string(*pid);
+        }
+    }
+    for (const auto& edit : review_config(profile, instance.offset).edits) {
+        const int current = edit.current ? std::atoi(edit.current->c_str()) : 0;
+        for (const auto& port : profile.ports) {
+            if (port.ready_probe && host.is_held(port.effective(current))) {
+                return "its " + port.purpose + " port " + std::to_string(port.effective(current)) +
+                       " at the current offset " + std::to_string(current) + " is bound by " +
+                       host.holder(port.effective(current)).describe();
+            }
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+int cmd_apply(const std::vector<std::string>& args) {
+    CommonOptions common;
+    bool dry_run = false;
+    bool force = false;
+    std::vector<std::string> names;
+    po::options_description options("apply options");
+    add_common_options(options, common);
+    options.add_options()("dry-run,n", po::bool_switch(&dry_run), "print the diffs, write nothing")(
+        "force", po::bool_switch(&force),
+        "patch even an instance that looks alive, or an offset that holds a placeholder")(
+        "name", po::value(&names), "instances (default: all)")("help,h", "this help");
+    po::positional_options_description positional;
+    positional.add("name", -1);
+    for (const auto& arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            std::cout
+                << "usage: carbon-launcher apply [NAME...] [--dry-run] [--force]\n\n"
+                   "Plans, then writes each instance's offset into its config file (SI and\n"
+                   "Tooling: deployment.yaml; API-M with \"offset_method\": \"config\" or\n"
+                   "\"update_advertised_urls\": deployment.toml), printing a unified diff per\n"
+                   "file. The first change keeps FILE.carbon-launcher.orig. Writes are atomic.\n\n"
+                << options
+                << "\nexamples:\n  carbon-launcher apply --dry-run\n"
+                   "  carbon-launcher apply si-1\n";
+            return kExitOk;
+        }
+    }
+    parse_command_line("apply", args, options, positional);
+    const auto session = plan_from_options(common);
+    if (!session->plan.ok()) {
+        for (const auto& conflict : session->plan.conflicts) {
+            std::cerr << "carbon-launcher: error: " << conflict.message << "\n";
+        }
+        std::cerr << "carbon-launcher: error: the plan has conflicts; nothing was written "
+                     "(see carbon-launcher plan)\n";
+        return kExitUnavailable;
+    }
+    const auto selected = select_instances(session->plan, names);
+    const auto edits = compute_edits(selected, force);
+    const HostPorts host;
+    std::size_t changes = 0;
+    for (const auto& edit : edits) {
+        if (edit.before == edit.after) {
+            continue;
+        }
+        ++changes;
+        if (const std::string running = why_running(*edit.instance, host);
+            !running.empty() && !force) {
+            std::cerr << "carbon-launcher: error: " << edit.instance->profile->name
+                      << " appears to be running (" << running
+                      << "); stop it first, or pass --force; nothing was written\n";
+            return kExitUnavailable;
+        }
+    }
+    for (const auto& edit : edits) {
+        std::cout << unified_diff(edit.before, edit.after, edit.file.string());
+    }
+    if (!dry_run) {
+        for (const auto& edit : edits) {
+            if (edit.before != edit.after) {
+                write_patched_config(edit.file, edit.before, edit.after);
+            }
+        }
+        save_sticky_offsets(common.state(), session->plan);
+    }
+    std::cout << "apply: " << changes << " file" << (changes == 1 ? "" : "s")
+              << (dry_run ? " would change" : " changed") << ", " << edits.size() - changes
+              << " already up to date\n";
+    return kExitOk;
+}
+
+}  // namespace carbon
