@@ -431,6 +431,7 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
     }
     JsonFieldReader reader(root, source, "", diagnostics);
     reader.reject_unknown_keys(kProfileKeys);
+    profile.fingerprint = root.dump();
 
     profile.name =
         reader.required_string("name", "give the instance a unique name such as \"apim-1\"");

@@ -43,6 +43,8 @@ struct InstancePort {
 /// A validated instance profile (one JSON file).
 struct Profile {
     std::filesystem::path source;
+    std::string
+        fingerprint;  // the profile's JSON, normalised: a reload restarts it when it changes
     std::string name;
     std::string runtime;
     std::filesystem::path home;

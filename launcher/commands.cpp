@@ -10,6 +10,7 @@
 #include "paths.hpp"
 #include "plan_report.hpp"
 #include "planning.hpp"
+#include "run_command.hpp"
 #include "version.hpp"
 
 namespace po = boost::program_options;
@@ -162,6 +163,8 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"plan", "show offsets, ports, URLs, command lines and config edits; change nothing",
          cmd_plan},
+        {"run", "start and supervise every instance in the foreground (systemd runs this)",
+         cmd_run},
         {"apply", "write the planned offsets into the runtimes' config files (diff, atomic)",
          cmd_apply},
         {"ports", "print the built-in port tables", cmd_ports},

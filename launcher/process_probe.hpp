@@ -13,3 +13,26 @@ std::optional<int> live_runtime_pid(const std::filesystem::path& pid_file,
                                     const std::filesystem::path& home);
 
 }  // namespace carbon
+
+#include <vector>
+
+#include "proc_stat.hpp"
+
+namespace carbon {
+
+std::optional<ProcStat> read_proc_stat(int pid);
+
+/// Every live process whose process group is `pgid` (a /proc scan).
+std::vector<int> group_members(int pgid);
+
+/// True while any process of the group exists (zombies included until reaped).
+bool group_alive(int pgid);
+
+/// Sends `signal` to the whole process group; a group already gone is not an error.
+void signal_group(int pgid, int signal);
+
+/// Makes orphaned descendants (a JVM whose start script died) children of this process, so they
+/// are reaped here and cannot escape supervision. Returns false where the OS has no such thing.
+bool become_child_subreaper();
+
+}  // namespace carbon

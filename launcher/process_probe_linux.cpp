@@ -35,3 +35,45 @@ std::optional<int> live_runtime_pid(const std::filesystem::path& pid_file,
 }
 
 }  // namespace carbon
+
+#include <sys/prctl.h>
+
+namespace carbon {
+
+std::optional<ProcStat> read_proc_stat(int pid) {
+    std::string error;
+    const auto text = read_text_file("/proc/" + std::to_string(pid) + "/stat", error);
+    return text ? parse_proc_stat(*text) : std::nullopt;
+}
+
+std::vector<int> group_members(int pgid) {
+    std::vector<int> members;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto stat = read_proc_stat(std::stoi(name));
+        if (stat && stat->pgrp == pgid) {
+            members.push_back(stat->pid);
+        }
+    }
+    return members;
+}
+
+bool group_alive(int pgid) {
+    return pgid > 0 && (::kill(-pgid, 0) == 0 || errno == EPERM);
+}
+
+void signal_group(int pgid, int signal) {
+    if (pgid > 1) {
+        ::kill(-pgid, signal);
+    }
+}
+
+bool become_child_subreaper() {
+    return ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
+
+}  // namespace carbon

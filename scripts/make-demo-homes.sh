@@ -1,43 +1,31 @@
 #!/usr/bin/env bash
-# Lays out the demo: five simulated runtime homes (3 API-M, 1 SI, 1 SI Tooling) and one profile
-# per instance, under DIR. The homes carry the project's own small config files.
+# Lays out the demo under DIR: five simulated runtime homes (3 API-M, 1 SI, 1 SI Tooling) and
+# one profile per instance.
+#   make-demo-homes.sh DIR CARBON_SIM
 set -euo pipefail
-dir=${1:?usage: make-demo-homes.sh DIR}
+dir=${1:?usage: make-demo-homes.sh DIR CARBON_SIM}
+sim=${2:?usage: make-demo-homes.sh DIR CARBON_SIM}
 repo=$(cd "$(dirname "$0")/.." && pwd)
-fixtures=$repo/tests/fixtures
 mkdir -p "$dir/homes" "$dir/profiles" "$dir/state"
 
-make_home() {  # NAME SCRIPT CONFIG_SOURCE CONFIG_PATH
-    local home=$dir/homes/$1
-    mkdir -p "$home/bin" "$(dirname "$home/$4")"
-    cp "$3" "$home/$4"
-    cat > "$home/bin/$2" <<'SCRIPT'
-#!/bin/sh
-# Placeholder start script of a demo home: the simulated runtime is not wired in yet.
-echo "simulated runtime: not available in this version" >&2
-exit 1
-SCRIPT
-    chmod +x "$home/bin/$2"
+profile() {  # NAME RUNTIME EXTRA_JSON
+    "$repo/scripts/make-sim-home.sh" "$2" "$dir/homes/$1" "$sim"
+    cat > "$dir/profiles/$1.json" <<JSON
+{
+  // A simulated $2 instance; its offset is chosen by the planner.
+  "name": "$1",
+  "runtime": "$2",
+  "home": "../homes/$1",
+  "offset": "auto",
+  "java_home": "/usr",
+  "stop_timeout_s": 10$3
+}
+JSON
 }
 
-for i in 1 2 3; do
-    make_home "apim-$i" api-manager.sh "$fixtures/apim-deployment.toml" repository/conf/deployment.toml
-    cat > "$dir/profiles/apim-$i.json" <<JSON
-{
-  // An API Manager all-in-one node; its offset is chosen by the planner.
-  "name": "apim-$i",
-  "runtime": "api-manager",
-  "home": "../homes/apim-$i",
-  "offset": "auto"
-}
-JSON
-done
-make_home si server.sh "$fixtures/si-deployment.yaml" conf/server/deployment.yaml
-cat > "$dir/profiles/si.json" <<'JSON'
-{ "name": "si", "runtime": "streaming-integrator", "home": "../homes/si" }
-JSON
-make_home tooling tooling.sh "$fixtures/si-tooling-deployment.yaml" conf/server/deployment.yaml
-cat > "$dir/profiles/tooling.json" <<'JSON'
-{ "name": "tooling", "runtime": "si-tooling", "home": "../homes/tooling" }
-JSON
+profile apim-1 api-manager ""
+profile apim-2 api-manager ', "after": ["apim-1"]'
+profile apim-3 api-manager ', "after": ["apim-1"]'
+profile si streaming-integrator ""
+profile tooling si-tooling ""
 echo "demo homes and profiles in $dir"

@@ -1,0 +1,123 @@
+#include "process_state.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+
+namespace carbon {
+
+std::string to_string(ProcessState state) {
+    switch (state) {
+        case ProcessState::Stopped:
+            return "Stopped";
+        case ProcessState::Starting:
+            return "Starting";
+        case ProcessState::Running:
+            return "Running";
+        case ProcessState::Backoff:
+            return "Backoff";
+        case ProcessState::Stopping:
+            return "Stopping";
+        case ProcessState::Exited:
+            return "Exited";
+        case ProcessState::Fatal:
+            return "Fatal";
+    }
+    return "?";
+}
+
+std::string to_string(ExitReason reason) {
+    switch (reason) {
+        case ExitReason::None:
+            return "none";
+        case ExitReason::ExitCode:
+            return "exit-code";
+        case ExitReason::Signal:
+            return "signal";
+        case ExitReason::SpawnFailed:
+            return "spawn-failed";
+        case ExitReason::StartTimeout:
+            return "start-timeout";
+        case ExitReason::StopTimeout:
+            return "stop-timeout";
+        case ExitReason::PortConflict:
+            return "port-conflict";
+        case ExitReason::RetriesExhausted:
+            return "retries-exhausted";
+        case ExitReason::RestartRequested:
+            return "restart-requested";
+    }
+    return "?";
+}
+
+ExitStatus ExitStatus::from_wait_status(int status) {
+    if (WIFSIGNALED(status)) {
+        return {true, WTERMSIG(status)};
+    }
+    return {false, WEXITSTATUS(status)};
+}
+
+std::string ExitStatus::describe() const {
+    if (!signaled) {
+        return "exit code " + std::to_string(value);
+    }
+    const char* name = sigabbrev_np(value);
+    return "signal " + std::to_string(value) +
+           (name != nullptr ? std::string(" (SIG") + name + ")" : "");
+}
+
+bool is_expected_stop_exit(const ExitStatus& status) {
+    if (status.signaled) {
+        return status.value == SIGTERM || status.value == SIGKILL || status.value == SIGINT;
+    }
+    return status.value == 0 || status.value == 128 + SIGTERM || status.value == 128 + SIGINT;
+}
+
+std::chrono::milliseconds backoff_delay(const RestartSettings& settings, int failures,
+                                        double jitter) {
+    const int doublings = std::clamp(failures - 1, 0, 30);
+    const double base = std::min<double>(
+        settings.max_delay_ms, static_cast<double>(settings.delay_ms) * std::pow(2.0, doublings));
+    const double spread = 1.0 + 0.2 * (std::clamp(jitter, 0.0, 1.0) - 0.5);  // 0.9 .. 1.1
+    const double delay = std::min<double>(settings.max_delay_ms, base * spread);
+    return std::chrono::milliseconds(static_cast<long long>(delay));
+}
+
+RestartDecision decide_after_exit(const RestartSettings& settings, const ExitStatus& status,
+                                  bool start_timed_out, int failures,
+                                  std::optional<std::chrono::milliseconds> ready_for,
+                                  double jitter) {
+    RestartDecision decision;
+    decision.reason = start_timed_out   ? ExitReason::StartTimeout
+                      : status.signaled ? ExitReason::Signal
+                                        : ExitReason::ExitCode;
+    if (!start_timed_out && !status.signaled && status.value == kRestartRequestExitCode) {
+        decision.action = RestartDecision::Action::RestartNow;  // asked for, not a failure
+        decision.reason = ExitReason::RestartRequested;
+        decision.failures = failures;
+        return decision;
+    }
+    if (ready_for && *ready_for >= std::chrono::seconds(settings.reset_after_s)) {
+        failures = 0;  // it ran well for a while: this is a new incident, not a crash loop
+    }
+    const bool failed = start_timed_out || status.signaled || status.value != 0;
+    const bool restart = settings.policy == "always" || (settings.policy == "on-failure" && failed);
+    if (!restart) {
+        decision.action = RestartDecision::Action::StayExited;
+        decision.failures = failures;
+        return decision;
+    }
+    decision.failures = failures + 1;
+    if (decision.failures > settings.max_retries) {
+        decision.action = RestartDecision::Action::GiveUp;
+        return decision;
+    }
+    decision.action = RestartDecision::Action::RestartAfter;
+    decision.delay = backoff_delay(settings, decision.failures, jitter);
+    return decision;
+}
+
+}  // namespace carbon

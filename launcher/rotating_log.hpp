@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+namespace carbon {
+
+/// An append-only log file rotated by size: NAME.log, NAME.log.1 ... NAME.log.(max_files-1).
+/// A chunk is never split across a rotation, so nothing is lost or interleaved.
+class RotatingLog {
+  public:
+    RotatingLog(std::filesystem::path file, std::uintmax_t max_bytes, int max_files);
+    ~RotatingLog();
+    RotatingLog(const RotatingLog&) = delete;
+    RotatingLog& operator=(const RotatingLog&) = delete;
+
+    void write(std::string_view bytes);
+    const std::filesystem::path& path() const { return file_; }
+
+  private:
+    void open();
+    void rotate();
+
+    std::filesystem::path file_;
+    std::uintmax_t max_bytes_;
+    int max_files_;
+    int fd_ = -1;
+    std::uintmax_t size_ = 0;
+};
+
+}  // namespace carbon

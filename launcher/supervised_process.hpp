@@ -1,0 +1,114 @@
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "process_state.hpp"
+#include "profile.hpp"
+#include "rotating_log.hpp"
+
+namespace carbon {
+
+/// Where an instance keeps its files outside its home.
+struct InstancePaths {
+    std::filesystem::path log_file;     // STATE/logs/NAME.log
+    std::filesystem::path record_file;  // STATE/instances/NAME.json
+};
+
+/// One instance: its process group, its state machine and its single deadline timer, whose
+/// meaning depends on the state (start timeout, backoff delay, stop timeout). Every change of
+/// state goes through set_state(), which logs "name: From -> To (why)".
+class SupervisedProcess {
+  public:
+    using StateListener = std::function<void(SupervisedProcess&)>;
+
+    SupervisedProcess(boost::asio::io_context& io, std::shared_ptr<const Profile> profile,
+                      int offset, InstancePaths paths, StateListener on_change);
+    ~SupervisedProcess();
+
+    void start();     // Stopped/Exited/Fatal -> Starting
+    void stop();      // any live state -> Stopping -> Stopped
+    void kill_now();  // SIGKILL to the group (a second Ctrl-C)
+
+    /// From the supervisor's SIGCHLD handler: true when `pid` was this instance's main process.
+    bool on_child_reaped(int pid, int wait_status);
+    /// After every reap: a group whose last member just went is finished.
+    void check_group_drained();
+
+    const std::string& name() const { return profile_->name; }
+    const Profile& profile() const { return *profile_; }
+    std::shared_ptr<const Profile> shared_profile() const { return profile_; }
+    int offset() const { return offset_; }
+    ProcessState state() const { return state_; }
+    ExitReason reason() const { return reason_; }
+    const std::string& last_error() const { return last_error_; }
+    int pid() const { return pid_; }
+    int restarts() const { return restarts_; }
+    bool wants_up() const { return want_up_; }
+    bool ever_started() const { return ever_started_; }
+    /// A process of this instance may still exist.
+    bool has_processes() const { return pgid_ > 0; }
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    void set_state(ProcessState to, const std::string& why);
+    void enter_starting();
+    void enter_running(const std::string& how);
+    void enter_backoff(std::chrono::milliseconds delay, const std::string& why);
+    void enter_stopping(const std::string& why);
+    void enter_fatal(const std::string& why);
+    void fail_before_spawn(ExitReason reason, const std::string& why);
+    void after_group_drained();
+    std::string port_conflict() const;
+    void arm_deadline(std::chrono::milliseconds after, std::function<void()> on_expiry);
+    void read_output();
+    void scan_for_startup_line(std::string_view chunk);
+    void probe_ports();
+    std::vector<int> readiness_ports() const;
+    void write_record() const;
+    void remove_record() const;
+
+    boost::asio::io_context& io_;
+    std::shared_ptr<const Profile> profile_;
+    int offset_;
+    InstancePaths paths_;
+    StateListener on_change_;
+    RotatingLog log_;
+
+    ProcessState state_ = ProcessState::Stopped;
+    ExitReason reason_ = ExitReason::None;
+    std::string last_error_;
+    bool want_up_ = false;
+    bool ever_started_ = false;
+
+    int pid_ = -1;   // the start script, leader of its session and process group
+    int pgid_ = -1;  // kept until the whole group is gone
+    bool main_exited_ = false;
+    ExitStatus exit_status_;
+    bool start_timed_out_ = false;
+    int failures_ = 0;
+    int restarts_ = 0;
+    Clock::time_point started_at_;
+    std::optional<Clock::time_point> ready_at_;
+
+    boost::asio::steady_timer deadline_;
+    boost::asio::steady_timer probe_timer_;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> output_;
+    std::array<char, 16384> buffer_{};
+    std::string partial_line_;
+    std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> probes_;
+    std::mt19937 random_;
+};
+
+}  // namespace carbon

@@ -1,0 +1,365 @@
+#include "supervisor.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <csignal>
+#include <set>
+
+#include "config_patch.hpp"
+#include "config_writer.hpp"
+#include "diagnostics.hpp"
+#include "exit_codes.hpp"
+#include "host_ports.hpp"
+#include "paths.hpp"
+#include "process_probe.hpp"
+#include "state_store.hpp"
+
+namespace asio = boost::asio;
+
+namespace carbon {
+namespace {
+
+bool is_live(ProcessState state) {
+    return state == ProcessState::Starting || state == ProcessState::Running ||
+           state == ProcessState::Stopping;
+}
+
+/// Host ports as the planner should see them on a reload: ports our own instances hold are
+/// theirs to keep, not conflicts.
+class HostPortsExceptOurs : public PortProbe {
+  public:
+    explicit HostPortsExceptOurs(std::set<int> our_groups) : ours_(std::move(our_groups)) {}
+    bool is_held(int port) const override {
+        if (!host_.is_held(port)) {
+            return false;
+        }
+        const auto holder = host_.holder(port);
+        if (!holder.pid) {
+            return true;
+        }
+        const auto stat = read_proc_stat(*holder.pid);
+        return !(stat && ours_.count(stat->pgrp));
+    }
+    PortHolder holder(int port) const override { return host_.holder(port); }
+
+  private:
+    HostPorts host_;
+    std::set<int> ours_;
+};
+
+/// Writes each instance's offset into its config file before anything starts. All patches are
+/// verified first; one failure and nothing is written (ConfigError).
+void write_configs(const Plan& plan) {
+    struct Edit {
+        std::filesystem::path file;
+        std::string before, after;
+    };
+    std::vector<Edit> edits;
+    std::vector<Diagnostic> problems;
+    for (const auto& instance : plan.instances) {
+        const auto file = patched_config_file(*instance.profile);
+        if (file.empty()) {
+            continue;
+        }
+        try {
+            std::string before = read_config_for_patch(file);
+            std::string after =
+                patch_instance_config(*instance.profile, instance.offset, before, false);
+            edits.push_back({file, std::move(before), std::move(after)});
+        } catch (const ConfigError& e) {
+            problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!problems.empty()) {
+        throw ConfigError(problems);
+    }
+    for (const auto& edit : edits) {
+        if (edit.before != edit.after) {
+            write_patched_config(edit.file, edit.before, edit.after);
+            spdlog::info("wrote the offset into {}", edit.file.string());
+        }
+    }
+}
+
+std::string fingerprint(const Profile& profile, int offset) {
+    return profile.fingerprint + "@" + std::to_string(offset);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, CommonOptions options)
+    : io_(io), options_(std::move(options)), signals_(io, SIGTERM, SIGINT, SIGHUP) {
+    signals_.add(SIGCHLD);
+}
+
+Supervisor::~Supervisor() = default;
+
+InstancePaths Supervisor::paths_for(const std::string& name) const {
+    return {options_.state() / "logs" / (name + ".log"),
+            options_.state() / "instances" / (name + ".json")};
+}
+
+int Supervisor::run() {
+    if (!become_child_subreaper()) {
+        spdlog::warn(
+            "cannot become a child subreaper: a JVM whose start script dies escapes supervision");
+    }
+    wait_for_signals();  // SIGCHLD from the start, so no child is left a zombie
+    int longest_stop = 60;
+    auto session = plan_from_options(options_);
+    for (const auto& profile : session->profiles) {
+        longest_stop = std::max(longest_stop, profile.stop_timeout_s);
+    }
+    stop_leftovers(io_, options_.state(), std::chrono::seconds(longest_stop));
+    session = plan_from_options(options_);  // again: the leftovers' ports are free now
+    if (!session->plan.ok()) {
+        for (const auto& conflict : session->plan.conflicts) {
+            spdlog::error("{}", conflict.message);
+        }
+        spdlog::error("the plan has conflicts: nothing was started (see carbon-launcher plan)");
+        return kExitUnavailable;
+    }
+    write_configs(session->plan);
+    save_sticky_offsets(options_.state(), session->plan);
+    adopt_plan(std::move(session));
+    io_.run();
+    return exit_code_;
+}
+
+void Supervisor::adopt_plan(std::unique_ptr<PlanningSession> session) {
+    std::shared_ptr<PlanningSession> shared(std::move(session));
+    for (const auto& planned : shared->plan.instances) {
+        add_instance(planned, shared);
+    }
+    start_what_is_due();
+}
+
+void Supervisor::add_instance(const InstancePlan& planned,
+                              std::shared_ptr<PlanningSession> session) {
+    // The profile shares the session's lifetime: it points into the session's port tables.
+    std::shared_ptr<const Profile> profile(session, planned.profile);
+    const std::string name = profile->name;
+    fingerprints_[name] = fingerprint(*profile, planned.offset);
+    instances_[name] = std::make_unique<SupervisedProcess>(
+        io_, profile, planned.offset, paths_for(name),
+        [this](SupervisedProcess& instance) { on_state_change(instance); });
+    spdlog::info("{}: {} at offset {} ({})", name, profile->runtime, planned.offset,
+                 to_string(planned.source));
+}
+
+void Supervisor::wait_for_signals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        on_signal(signal);
+        wait_for_signals();
+    });
+}
+
+void Supervisor::on_signal(int signal) {
+    switch (signal) {
+        case SIGCHLD:
+            reap_children();
+            break;
+        case SIGHUP:
+            reload();
+            break;
+        case SIGINT:
+            if (++interrupts_ > 1) {
+                spdlog::warn("second interrupt: killing every instance");
+                for (auto& [name, instance] : instances_) {
+                    instance->kill_now();
+                }
+                break;
+            }
+            [[fallthrough]];
+        case SIGTERM:
+            spdlog::info("{}: stopping every instance", signal == SIGINT ? "interrupt" : "SIGTERM");
+            begin_shutdown();
+            break;
+        default:
+            break;
+    }
+}
+
+// One SIGCHLD may stand for several exits: reap until none is left.
+void Supervisor::reap_children() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        // Not ours by pid: an orphan of some instance (reparented to us), now reaped.
+        for_each_instance(
+            [&](SupervisedProcess& instance) { instance.on_child_reaped(pid, status); });
+    }
+    for_each_instance([](SupervisedProcess& instance) { instance.check_group_drained(); });
+}
+
+void Supervisor::for_each_instance(const std::function<void(SupervisedProcess&)>& action) {
+    for (auto& [name, instance] : instances_) {
+        action(*instance);
+    }
+    for (auto& instance : retiring_) {
+        action(*instance);
+    }
+}
+
+bool Supervisor::is_retiring(const std::string& name) const {
+    return std::any_of(retiring_.begin(), retiring_.end(),
+                       [&](const auto& instance) { return instance->name() == name; });
+}
+
+void Supervisor::on_state_change(SupervisedProcess& instance) {
+    const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
+                                      [&](const auto& r) { return r.get() == &instance; });
+    if (retired != retiring_.end() && !instance.has_processes() && !is_live(instance.state())) {
+        // Destroying it here would pull the object out from under its own handler.
+        asio::post(io_, [this, gone = &instance] {
+            std::erase_if(retiring_, [gone](const auto& r) { return r.get() == gone; });
+            start_what_is_due();
+            finish_if_all_down();
+        });
+    }
+    if (shutting_down_) {
+        stop_what_is_due();
+        finish_if_all_down();
+    } else if (instance.state() == ProcessState::Running) {
+        start_what_is_due();
+    }
+}
+
+bool Supervisor::dependencies_ready(const SupervisedProcess& instance) const {
+    for (const auto& dependency : instance.profile().after) {
+        const auto it = instances_.find(dependency);
+        if (it != instances_.end() && it->second->state() != ProcessState::Running) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool Supervisor::dependents_down(const SupervisedProcess& instance) const {
+    for (const auto& [name, other] : instances_) {
+        const auto& after = other->profile().after;
+        if (std::find(after.begin(), after.end(), instance.name()) != after.end() &&
+            (is_live(other->state()) || other->has_processes())) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Supervisor::start_what_is_due() {
+    for (auto& [name, instance] : instances_) {
+        // A replaced instance waits until its predecessor's process group is gone.
+        if (!shutting_down_ && !instance->ever_started() && instance->profile().autostart &&
+            dependencies_ready(*instance) && !is_retiring(name)) {
+            instance->start();
+        }
+    }
+}
+
+// Reverse `after` order: an instance stops once everything that starts after it is down;
+// independent instances stop in parallel.
+void Supervisor::stop_what_is_due() {
+    for (auto& [name, instance] : instances_) {
+        if (instance->wants_up() || instance->state() == ProcessState::Backoff) {
+            if (dependents_down(*instance)) {
+                instance->stop();
+            }
+        }
+    }
+}
+
+void Supervisor::begin_shutdown() {
+    if (shutting_down_) {
+        return;
+    }
+    shutting_down_ = true;
+    stop_what_is_due();
+    finish_if_all_down();
+}
+
+void Supervisor::finish_if_all_down() {
+    if (!shutting_down_ || !retiring_.empty()) {
+        return;
+    }
+    for (const auto& [name, instance] : instances_) {
+        if (instance->has_processes() || is_live(instance->state()) || instance->wants_up()) {
+            return;
+        }
+    }
+    spdlog::info("every instance has stopped");
+    signals_.cancel();
+    io_.stop();
+}
+
+void Supervisor::reload() {
+    if (shutting_down_) {
+        return;
+    }
+    spdlog::info("SIGHUP: reloading the profiles from {}", options_.profiles().string());
+    std::unique_ptr<PlanningSession> session;
+    try {
+        session = std::make_unique<PlanningSession>();
+        session->catalog = RuntimeCatalog::load(find_runtimes_dir(options_.runtimes_dir));
+        session->profiles = load_profiles(options_.profiles(), session->catalog);
+        StickyOffsets current = load_sticky_offsets(options_.state());
+        std::set<int> our_groups;
+        for (const auto& [name, instance] : instances_) {
+            current[name] = instance->offset();
+            if (instance->pid() > 0) {
+                our_groups.insert(instance->pid());
+            }
+        }
+        const HostPortsExceptOurs host(our_groups);
+        session->plan = plan_offsets(session->profiles, current, host);
+        if (!session->plan.ok()) {
+            for (const auto& conflict : session->plan.conflicts) {
+                spdlog::error("reload: {}", conflict.message);
+            }
+            spdlog::error("reload: the new plan has conflicts; keeping the running configuration");
+            return;
+        }
+        write_configs(session->plan);
+        save_sticky_offsets(options_.state(), session->plan);
+    } catch (const std::exception& e) {
+        spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+        return;
+    }
+    std::shared_ptr<PlanningSession> shared(std::move(session));
+    std::set<std::string> planned_names;
+    for (const auto& planned : shared->plan.instances) {
+        const std::string& name = planned.profile->name;
+        planned_names.insert(name);
+        const auto it = instances_.find(name);
+        if (it != instances_.end() &&
+            fingerprints_[name] == fingerprint(*planned.profile, planned.offset)) {
+            continue;  // unchanged: not touched
+        }
+        if (it != instances_.end()) {
+            spdlog::info("reload: {} changed: restarting it", name);
+            retiring_.push_back(std::move(it->second));
+            instances_.erase(it);
+            retiring_.back()->stop();
+        } else {
+            spdlog::info("reload: {} is new", name);
+        }
+        add_instance(planned, shared);
+    }
+    for (auto it = instances_.begin(); it != instances_.end();) {
+        if (planned_names.count(it->first)) {
+            ++it;
+            continue;
+        }
+        spdlog::info("reload: {} was removed: stopping it", it->first);
+        retiring_.push_back(std::move(it->second));
+        it = instances_.erase(it);
+        retiring_.back()->stop();
+    }
+    start_what_is_due();
+}
+
+}  // namespace carbon

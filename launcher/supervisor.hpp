@@ -1,0 +1,64 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_options.hpp"
+#include "planning.hpp"
+#include "supervised_process.hpp"
+
+namespace carbon {
+
+/// Owns every instance on one io_context: starts them in `after` order once their config is
+/// written, reaps every child (it is the child subreaper), stops them in reverse order on
+/// SIGTERM/SIGINT (a second SIGINT kills), and reloads the profiles on SIGHUP.
+class Supervisor {
+  public:
+    Supervisor(boost::asio::io_context& io, CommonOptions options);
+    ~Supervisor();
+
+    /// Plans, writes configs and starts; returns the exit code once everything has stopped.
+    /// Throws ConfigError (bad profiles or configs) before anything is started.
+    int run();
+
+  private:
+    void adopt_plan(std::unique_ptr<PlanningSession> session);
+    void add_instance(const InstancePlan& planned, std::shared_ptr<PlanningSession> session);
+    void wait_for_signals();
+    void on_signal(int signal);
+    void reap_children();
+    void for_each_instance(const std::function<void(SupervisedProcess&)>& action);
+    bool is_retiring(const std::string& name) const;
+    void on_state_change(SupervisedProcess& instance);
+    void start_what_is_due();
+    void stop_what_is_due();
+    bool dependencies_ready(const SupervisedProcess& instance) const;
+    bool dependents_down(const SupervisedProcess& instance) const;
+    void begin_shutdown();
+    void finish_if_all_down();
+    void reload();
+    InstancePaths paths_for(const std::string& name) const;
+
+    boost::asio::io_context& io_;
+    CommonOptions options_;
+    boost::asio::signal_set signals_;
+    std::map<std::string, std::unique_ptr<SupervisedProcess>> instances_;
+    std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
+    std::map<std::string, std::string> fingerprints_;
+    bool shutting_down_ = false;
+    int interrupts_ = 0;
+    int exit_code_ = 0;
+};
+
+/// Finds instances that an earlier launcher left running (its records in STATE/instances, matched
+/// by pid and start time) and stops their process groups: SIGTERM, then SIGKILL after
+/// `stop_timeout`. Completion is awaited through pidfds on the event loop.
+void stop_leftovers(boost::asio::io_context& io, const std::filesystem::path& state_dir,
+                    std::chrono::seconds stop_timeout);
+
+}  // namespace carbon

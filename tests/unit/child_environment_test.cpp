@@ -1,0 +1,47 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "child_environment.hpp"
+#include "test_support.hpp"
+
+using namespace carbon;
+
+namespace {
+
+bool has(const std::vector<std::string>& env, const std::string& entry) {
+    return std::find(env.begin(), env.end(), entry) != env.end();
+}
+
+}  // namespace
+
+TEST_CASE("the launcher's own CARBON_HOME never leaks into an instance") {
+    Profile profile;
+    profile.home = "/opt/si-1";
+    profile.table = test::source_catalog().find("streaming-integrator");
+    profile.java_home = "/usr/lib/jvm/17";
+    profile.env = {{"JAVA_OPTS", "-Xmx1g"}};
+    const auto env = child_environment(profile, {{"CARBON_HOME", "/opt/other"},
+                                                 {"RUNTIME_HOME", "/opt/other"},
+                                                 {"JAVA_HOME", "/old/jdk"},
+                                                 {"PATH", "/usr/bin"},
+                                                 {"LANG", "C.UTF-8"}});
+    CHECK(has(env, "CARBON_HOME=/opt/si-1"));
+    CHECK(has(env, "RUNTIME_HOME=/opt/si-1"));
+    CHECK(has(env, "JAVA_HOME=/usr/lib/jvm/17"));
+    CHECK(has(env, "PATH=/usr/lib/jvm/17/bin:/usr/bin"));
+    CHECK(has(env, "JAVA_OPTS=-Xmx1g"));
+    CHECK(has(env, "LANG=C.UTF-8"));
+    CHECK_FALSE(has(env, "CARBON_HOME=/opt/other"));
+}
+
+TEST_CASE("API-M gets no RUNTIME_HOME and inherits JAVA_HOME when the profile has none") {
+    Profile profile;
+    profile.home = "/opt/apim";
+    profile.table = test::source_catalog().find("api-manager");
+    const auto env = child_environment(profile, {{"JAVA_HOME", "/jdk"}});
+    CHECK(has(env, "JAVA_HOME=/jdk"));
+    CHECK(has(env, "PATH=/jdk/bin"));
+    CHECK(std::none_of(env.begin(), env.end(),
+                       [](const std::string& e) { return e.rfind("RUNTIME_HOME=", 0) == 0; }));
+}
