@@ -3,13 +3,16 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <system_error>
+
+// clang-format off: the order matters.
 // Boost 1.81's Process v2 with BOOST_PROCESS_USE_STD_FS forgets these two includes.
 #include <boost/optional.hpp>
 #include <boost/process/v2.hpp>
 #include <boost/type_traits.hpp>
 // Boost.Process v2's compiled part, built here once (Debian ships no library for it).
 #include <boost/process/v2/src.hpp>
-#include <system_error>
+// clang-format on
 
 #include "spawn.hpp"
 
