@@ -5,12 +5,12 @@
 
 #include <system_error>
 
-// clang-format off: the order matters.
-// Boost 1.81's Process v2 with BOOST_PROCESS_USE_STD_FS forgets these two includes.
+// Boost 1.81's Process v2 with BOOST_PROCESS_USE_STD_FS forgets two includes: they must come
+// first. Then its compiled part, built here once (Debian ships no library for it).
+// clang-format off
 #include <boost/optional.hpp>
-#include <boost/process/v2.hpp>
 #include <boost/type_traits.hpp>
-// Boost.Process v2's compiled part, built here once (Debian ships no library for it).
+#include <boost/process/v2.hpp>
 #include <boost/process/v2/src.hpp>
 // clang-format on
 
