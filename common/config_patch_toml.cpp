@@ -93,16 +93,6 @@ ServerTable find_server_table(const std::vector<TextLine>& lines,
     return {headers.front(), end};
 }
 
-void insert_after(std::vector<TextLine>& lines, std::size_t after, std::string content) {
-    const std::string eol = dominant_eol(lines);
-    TextLine inserted{std::move(content), eol};
-    if (lines[after].eol.empty()) {
-        lines[after].eol = eol;
-        inserted.eol = "";
-    }
-    lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(after) + 1, inserted);
-}
-
 /// Applies the edit to the parsed original and compares with the parsed patch.
 void verify(const std::string& original, const std::string& patched,
             const std::filesystem::path& source, const std::string& setting,
@@ -210,7 +200,7 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
                       uncommented.substr(value_end(uncommented, start));
         content = uncommented;
     } else {
-        insert_after(lines, server.header, "offset = " + number);
+        insert_line_after(lines, server.header, "offset = " + number);
     }
     std::string patched = join_lines(lines);
     verify(text, patched, source, setting, [&](toml::table& tree) {

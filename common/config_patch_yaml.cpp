@@ -105,16 +105,6 @@ std::size_t only_one(const std::filesystem::path& source, const std::vector<std:
     return found.front();
 }
 
-void insert_line(std::vector<TextLine>& lines, std::size_t after, std::string content) {
-    const std::string eol = dominant_eol(lines);
-    TextLine inserted{std::move(content), eol};
-    if (lines[after].eol.empty()) {  // inserting after a last line that had no newline
-        lines[after].eol = eol;
-        inserted.eol = "";
-    }
-    lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(after) + 1, inserted);
-}
-
 void check_indentation(const std::filesystem::path& source, const std::vector<TextLine>& lines) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
         if (!is_blank_or_comment(lines[i].content) && indentation(lines[i].content) < 0) {
@@ -309,9 +299,9 @@ std::string patch_si_offset(const std::string& text, int offset,
                 last = i;
             }
         }
-        insert_line(lines, last, std::string(*step, ' ') + "ports:");
-        insert_line(lines, last + 1,
-                    std::string(2 * *step, ' ') + "offset: " + std::to_string(offset));
+        insert_line_after(lines, last, std::string(*step, ' ') + "ports:");
+        insert_line_after(lines, last + 1,
+                          std::string(2 * *step, ' ') + "offset: " + std::to_string(offset));
     } else {
         const std::size_t ports = only_one(source, ports_found, "ports");
         require_block_header(source, lines[ports].content, ports, "ports");
@@ -319,8 +309,8 @@ std::string patch_si_offset(const std::string& text, int offset,
         const int inner = child_indent(lines, ports + 1, ports_end).value_or(2 * *step);
         const auto offsets = find_keys(lines, ports + 1, ports_end, inner, "offset");
         if (offsets.empty()) {
-            insert_line(lines, ports,
-                        std::string(inner, ' ') + "offset: " + std::to_string(offset));
+            insert_line_after(lines, ports,
+                              std::string(inner, ' ') + "offset: " + std::to_string(offset));
         } else {
             const std::size_t at = only_one(source, offsets, "offset");
             replace_offset_value(source, lines[at], at, offset, force);

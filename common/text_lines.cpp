@@ -38,6 +38,16 @@ std::string dominant_eol(const std::vector<TextLine>& lines) {
     return crlf > lf ? "\r\n" : "\n";
 }
 
+void insert_line_after(std::vector<TextLine>& lines, std::size_t after, std::string content) {
+    const std::string eol = dominant_eol(lines);
+    TextLine inserted{std::move(content), eol};
+    if (lines[after].eol.empty()) {
+        lines[after].eol = eol;
+        inserted.eol = "";
+    }
+    lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(after) + 1, inserted);
+}
+
 int indentation(const std::string& line) {
     int spaces = 0;
     for (const char c : line) {

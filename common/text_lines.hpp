@@ -18,6 +18,10 @@ std::string join_lines(const std::vector<TextLine>& lines);
 /// The terminator most lines of the file use ("\n" when it has none).
 std::string dominant_eol(const std::vector<TextLine>& lines);
 
+/// Inserts a line after line `after`, with the file's own line ending. After a last line that
+/// had no newline, that line gets one and the inserted line goes without, as the file did.
+void insert_line_after(std::vector<TextLine>& lines, std::size_t after, std::string content);
+
 /// Number of leading spaces; -1 when the indentation contains a tab.
 int indentation(const std::string& line);
 

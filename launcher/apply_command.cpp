@@ -4,6 +4,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "config_edits.hpp"
 #include "config_patch.hpp"
 #include "config_writer.hpp"
 #include "diagnostics.hpp"
@@ -19,13 +20,6 @@ namespace po = boost::program_options;
 
 namespace carbon {
 namespace {
-
-struct PendingEdit {
-    const InstancePlan* instance;
-    std::filesystem::path file;
-    std::string before;
-    std::string after;
-};
 
 std::vector<const InstancePlan*> select_instances(const Plan& plan,
                                                   const std::vector<std::string>& names) {
@@ -49,31 +43,6 @@ std::vector<const InstancePlan*> select_instances(const Plan& plan,
         }
     }
     return selected;
-}
-
-/// Every patch is computed and verified before anything is written: one bad file stops all.
-std::vector<PendingEdit> compute_edits(const std::vector<const InstancePlan*>& instances,
-                                       bool force) {
-    std::vector<PendingEdit> edits;
-    std::vector<Diagnostic> problems;
-    for (const InstancePlan* instance : instances) {
-        const auto file = patched_config_file(*instance->profile);
-        if (file.empty()) {
-            continue;
-        }
-        try {
-            std::string before = read_config_for_patch(file);
-            std::string after =
-                patch_instance_config(*instance->profile, instance->offset, before, force);
-            edits.push_back({instance, file, std::move(before), std::move(after)});
-        } catch (const ConfigError& e) {
-            problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
-        }
-    }
-    if (!problems.empty()) {
-        throw ConfigError(problems);
-    }
-    return edits;
 }
 
 /// Why the instance looks alive, or "" when it does not.
@@ -139,11 +108,11 @@ int cmd_apply(const std::vector<std::string>& args) {
         return kExitUnavailable;
     }
     const auto selected = select_instances(session->plan, names);
-    const auto edits = compute_edits(selected, force);
+    const auto edits = compute_config_edits(selected, force);
     const HostPorts host;
     std::size_t changes = 0;
     for (const auto& edit : edits) {
-        if (edit.before == edit.after) {
+        if (!edit.changes()) {
             continue;
         }
         ++changes;
@@ -159,11 +128,7 @@ int cmd_apply(const std::vector<std::string>& args) {
         std::cout << unified_diff(edit.before, edit.after, edit.file.string());
     }
     if (!dry_run) {
-        for (const auto& edit : edits) {
-            if (edit.before != edit.after) {
-                write_patched_config(edit.file, edit.before, edit.after);
-            }
-        }
+        write_config_edits(edits);
         save_sticky_offsets(common.state(), session->plan);
     }
     std::cout << "apply: " << changes << " file" << (changes == 1 ? "" : "s")

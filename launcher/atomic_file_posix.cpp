@@ -47,7 +47,8 @@ void fsync_directory(const std::filesystem::path& dir) {
 }  // namespace
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content,
-                           const std::filesystem::path& like) {
+                           const std::filesystem::path& like, Durability durability) {
+    const bool sync = durability == Durability::PowerLoss;
     const std::filesystem::path& mode_source = like.empty() ? path : like;
     const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
     std::string temp = (dir / (temp_prefix(path) + "XXXXXX")).string();
@@ -68,7 +69,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
             }
         }
         write_all(fd, content, temp);
-        if (::fsync(fd) != 0) {
+        if (sync && ::fsync(fd) != 0) {
             fail("cannot fsync", temp);
         }
         if (::close(fd) != 0) {
@@ -85,7 +86,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
         errno = saved;
         fail("cannot rename a temp file over", path);
     }
-    fsync_directory(dir);
+    if (sync) {
+        fsync_directory(dir);
+    }
 }
 
 void remove_stale_temp_files(const std::filesystem::path& path) {

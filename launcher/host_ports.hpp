@@ -19,8 +19,7 @@ class HostPorts : public PortProbe {
     PortHolder holder(int port) const override;
 
   private:
-    std::vector<std::uint64_t> held_;  // inode per port; 0 with held_flag_ set: unknown inode
-    std::vector<bool> held_flag_;
+    std::map<int, std::uint64_t> held_;  // listening port -> socket inode
     mutable std::optional<std::map<std::uint64_t, PortHolder>> owners_;  // inode -> holder
 };
 

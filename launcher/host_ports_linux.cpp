@@ -8,7 +8,7 @@
 
 namespace carbon {
 
-HostPorts::HostPorts() : held_(65536, 0), held_flag_(65536, false) {
+HostPorts::HostPorts() {
     for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
         std::string error;
         const auto text = read_text_file(table, error);
@@ -16,14 +16,13 @@ HostPorts::HostPorts() : held_(65536, 0), held_flag_(65536, false) {
             continue;  // no IPv6 on this host
         }
         for (const auto& socket : parse_proc_net_tcp(*text)) {
-            held_flag_[socket.port] = true;
             held_[socket.port] = socket.inode;
         }
     }
 }
 
 bool HostPorts::is_held(int port) const {
-    return port > 0 && port < 65536 && held_flag_[port];
+    return held_.count(port) != 0;
 }
 
 static std::map<std::uint64_t, PortHolder> scan_socket_owners() {
@@ -60,7 +59,7 @@ PortHolder HostPorts::holder(int port) const {
     if (!owners_) {
         owners_ = scan_socket_owners();
     }
-    const auto it = owners_->find(held_[port]);
+    const auto it = owners_->find(held_.at(port));
     return it == owners_->end() ? PortHolder{} : it->second;
 }
 

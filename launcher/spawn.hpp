@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -25,6 +24,6 @@ struct Spawned {
 /// start script) form one process group to signal together. stdin is /dev/null. The child is
 /// not waited for here: the supervisor reaps every child through one SIGCHLD handler.
 /// Throws std::system_error when the spawn fails.
-Spawned spawn_in_new_session(boost::asio::io_context& io, const SpawnSpec& spec);
+Spawned spawn_in_new_session(const SpawnSpec& spec);
 
 }  // namespace carbon

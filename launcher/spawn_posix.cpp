@@ -43,13 +43,18 @@ struct NewSessionInit {
 
 }  // namespace
 
-Spawned spawn_in_new_session(boost::asio::io_context& io, const SpawnSpec& spec) {
+Spawned spawn_in_new_session(const SpawnSpec& spec) {
+    // Boost.Process calls notify_fork() on the executor's io_context around fork(), and asio
+    // then deregisters and re-registers its signal pipe in the middle of the supervisor's loop.
+    // The child execs at once and needs none of that: give the launcher a context of its own
+    // that never runs, so the supervisor's reactor and signal handling are never touched.
+    static boost::asio::io_context spawn_only_context;
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         throw std::system_error(errno, std::generic_category(), "cannot create an output pipe");
     }
     boost::system::error_code ec;
-    bp2::process child(io.get_executor(), spec.executable, spec.args, ec,
+    bp2::process child(spawn_only_context.get_executor(), spec.executable, spec.args, ec,
                        bp2::process_environment(spec.env), bp2::process_start_dir(spec.cwd),
                        bp2::process_stdio{nullptr, fds[1], fds[1]}, NewSessionInit{spec.run_as});
     ::close(fds[1]);

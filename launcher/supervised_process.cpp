@@ -12,6 +12,7 @@
 #include "host_ports.hpp"
 #include "instance_record.hpp"
 #include "launch_spec.hpp"
+#include "port_check.hpp"
 #include "process_probe.hpp"
 #include "spawn.hpp"
 
@@ -106,12 +107,13 @@ std::string SupervisedProcess::port_conflict() const {
                    std::to_string(*pid);
         }
     }
-    const HostPorts host;
     for (const auto& port : profile_->ports) {
         const int effective = port.effective(offset_);
-        if (port.reserved && port.default_open && host.is_held(effective)) {
+        if (port.reserved && port.default_open && port_in_use(effective)) {
+            const HostPorts host;
             return "port " + std::to_string(effective) + " (" + port.purpose + ") is held by " +
-                   host.holder(effective).describe();
+                   (host.is_held(effective) ? host.holder(effective).describe()
+                                            : "another process");
         }
     }
     return "";
@@ -130,7 +132,7 @@ void SupervisedProcess::enter_starting() {
     spec.cwd = profile_->home;
     Spawned spawned;
     try {
-        spawned = spawn_in_new_session(io_, spec);
+        spawned = spawn_in_new_session(spec);
     } catch (const std::system_error& e) {
         fail_before_spawn(ExitReason::SpawnFailed, e.what());
         return;
@@ -389,7 +391,8 @@ void SupervisedProcess::write_record() const {
     record.launcher_pid = ::getpid();
     try {
         std::filesystem::create_directories(paths_.record_file.parent_path());
-        write_file_atomically(paths_.record_file, render_instance_record(record));
+        write_file_atomically(paths_.record_file, render_instance_record(record), {},
+                              Durability::ProcessCrash);
     } catch (const std::exception& e) {
         spdlog::error(
             "{}: cannot write {}: {}; a launcher started after a crash will not find "

@@ -7,8 +7,7 @@
 #include <csignal>
 #include <set>
 
-#include "config_patch.hpp"
-#include "config_writer.hpp"
+#include "config_edits.hpp"
 #include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "host_ports.hpp"
@@ -49,35 +48,17 @@ class HostPortsExceptOurs : public PortProbe {
     std::set<int> ours_;
 };
 
-/// Writes each instance's offset into its config file before anything starts. All patches are
-/// verified first; one failure and nothing is written (ConfigError).
+/// Writes each instance's offset into its config file before anything starts; one bad file
+/// and nothing is written (ConfigError).
 void write_configs(const Plan& plan) {
-    struct Edit {
-        std::filesystem::path file;
-        std::string before, after;
-    };
-    std::vector<Edit> edits;
-    std::vector<Diagnostic> problems;
+    std::vector<const InstancePlan*> instances;
     for (const auto& instance : plan.instances) {
-        const auto file = patched_config_file(*instance.profile);
-        if (file.empty()) {
-            continue;
-        }
-        try {
-            std::string before = read_config_for_patch(file);
-            std::string after =
-                patch_instance_config(*instance.profile, instance.offset, before, false);
-            edits.push_back({file, std::move(before), std::move(after)});
-        } catch (const ConfigError& e) {
-            problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
-        }
+        instances.push_back(&instance);
     }
-    if (!problems.empty()) {
-        throw ConfigError(problems);
-    }
+    const auto edits = compute_config_edits(instances, false);
+    write_config_edits(edits);
     for (const auto& edit : edits) {
-        if (edit.before != edit.after) {
-            write_patched_config(edit.file, edit.before, edit.after);
+        if (edit.changes()) {
             spdlog::info("wrote the offset into {}", edit.file.string());
         }
     }

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -71,3 +72,172 @@ def listen_on(port):
         return None
     sock.listen(1)
     return sock
+
+
+SIM = os.environ.get("CARBON_SIM", str(REPO / "build" / "bin" / "carbon-sim"))
+MAKE_SIM_HOME = REPO / "scripts" / "make-sim-home.sh"
+PID_FILES = {"api-manager": "wso2carbon.pid", "streaming-integrator": "wso2/server/runtime.pid",
+             "si-tooling": "wso2/server/runtime.pid"}
+
+
+def add_sim_instance(ws, name, runtime, sim=None, **fields):
+    """A simulated home (start script + carbon-sim) and its profile."""
+    home = ws.root / "homes" / name
+    if not home.exists():
+        subprocess.run([str(MAKE_SIM_HOME), runtime, str(home), SIM], check=True, timeout=30)
+    (home / "sim.json").write_text(json.dumps({"start_delay_ms": 150, "stop_delay_ms": 150, **(sim or {})}))
+    profile = {"name": name, "runtime": runtime, "home": str(home), "java_home": "/usr",
+               "stop_timeout_s": 5, "restart": {"delay_ms": 200, "max_delay_ms": 2000, "max_retries": 3}}
+    profile.update(fields)
+    (ws.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
+    return home
+
+
+def jvm_pid(home, runtime):
+    """The simulated JVM's pid from the runtime's own pid file (API-M pads it with NUL bytes)."""
+    try:
+        text = (home / PID_FILES[runtime]).read_bytes().rstrip(b"\0").decode()
+        return int(text) if text else None
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def group_members(pgid):
+    members = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid:
+            members.append((int(entry.name), fields[0]))
+    return members
+
+
+def listening_ports_by_pid():
+    """{port: pid} for every listening TCP socket on the host whose owner is visible."""
+    inode_port = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = pathlib.Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A":
+                inode_port[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+    owners = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inode_port:
+                    owners[inode_port[target[8:-1]]] = int(entry.name)
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    return owners
+
+
+class RunningLauncher:
+    """`carbon-launcher run` as a child of the test; its log lines are collected by a thread."""
+
+    def __init__(self, ws):
+        import queue
+        import threading
+        self.ws = ws
+        self.lines = []
+        self._new = queue.Queue()
+        self.proc = subprocess.Popen([LAUNCHER, "run", "--profiles", str(ws.profiles), "--state-dir", str(ws.state)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            self._new.put(None)
+        self._new.put(None)
+
+    def wait_for(self, pattern, timeout=30, start=0):
+        """Index of the first log line from `start` on that matches `pattern` (a regex)."""
+        import re
+        import queue
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = start
+        while True:
+            while seen < len(self.lines):
+                if regex.search(self.lines[seen]):
+                    return seen
+                seen += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no log line matched {pattern!r} within {timeout} s:\n" +
+                                     "\n".join(self.lines[-40:]) + self._instance_logs())
+            try:
+                self._new.get(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                pass
+
+    def _instance_logs(self):
+        text = ""
+        if self.proc.poll() is None:  # what is the launcher doing? (diagnosis of a hang)
+            status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
+            text += "\n--- launcher " + " ".join(l for l in status.splitlines() if l.startswith(("State", "Threads")))
+            if shutil.which("gdb"):
+                trace = subprocess.run(["gdb", "-batch", "-p", str(self.proc.pid), "-ex", "thread apply all bt 12"],
+                                       capture_output=True, text=True, timeout=60).stdout
+                text += "\n" + "\n".join(l for l in trace.splitlines() if l.startswith(("#", "Thread")))
+        for log in sorted((self.ws.state / "logs").glob("*.log")):
+            text += f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-8:])
+        return text
+
+    def count(self, pattern):
+        import re
+        return sum(1 for line in self.lines if re.search(pattern, line))
+
+    def signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def wait_exit(self, timeout=60):
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        self.proc.stderr.close()
+        return code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self._reader.join(timeout=5)
+        self.proc.stderr.close()
+
+
+def record(ws, name):
+    try:
+        return json.loads((ws.state / "instances" / f"{name}.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def kill_leftover_groups(pgids):
+    """Ends, by process group id, whatever the test's instances left running."""
+    import signal as _signal
+    for pgid in pgids:
+        try:
+            os.killpg(pgid, _signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
