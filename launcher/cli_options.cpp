@@ -15,6 +15,19 @@ std::filesystem::path CommonOptions::state() const {
     return state_dir.empty() ? default_state_dir() : std::filesystem::path(state_dir);
 }
 
+std::filesystem::path CommonOptions::socket() const {
+    return socket_path.empty() ? default_socket_path() : std::filesystem::path(socket_path);
+}
+
+void add_socket_options(po::options_description& options, CommonOptions& common, bool server) {
+    options.add_options()("socket", po::value(&common.socket_path)->value_name("PATH"),
+                          "control socket (default /run/carbon-launcher/control.sock)");
+    if (server) {
+        options.add_options()("socket-group", po::value(&common.socket_group)->value_name("GROUP"),
+                              "members may use the control socket (default: the launcher's group)");
+    }
+}
+
 void add_common_options(po::options_description& options, CommonOptions& common) {
     options.add_options()("profiles", po::value(&common.profiles_dir)->value_name("DIR"),
                           "instance profiles (default /etc/carbon-launcher/profiles)")(

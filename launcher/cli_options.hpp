@@ -12,14 +12,21 @@ struct CommonOptions {
     std::string profiles_dir;
     std::string state_dir;
     std::string runtimes_dir;
+    std::string socket_path;
+    std::string socket_group;
     bool json = false;
 
     std::filesystem::path profiles() const;
     std::filesystem::path state() const;
+    std::filesystem::path socket() const;
 };
 
 void add_common_options(boost::program_options::options_description& options,
                         CommonOptions& common);
+
+/// --socket (and, for `run`, --socket-group).
+void add_socket_options(boost::program_options::options_description& options, CommonOptions& common,
+                        bool server);
 
 /// Parses a subcommand's arguments; throws UsageError with the subcommand named.
 boost::program_options::variables_map parse_command_line(

@@ -5,6 +5,8 @@
 
 #include "apply_command.hpp"
 #include "cli_options.hpp"
+#include "control_client.hpp"
+#include "control_commands.hpp"
 #include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "paths.hpp"
@@ -168,6 +170,15 @@ const std::vector<Command>& commands() {
         {"apply", "write the planned offsets into the runtimes' config files (diff, atomic)",
          cmd_apply},
         {"ports", "print the built-in port tables", cmd_ports},
+        {"status", "state, pids, offset, uptime, restarts of a running launcher's instances",
+         cmd_status},
+        {"start", "start instances (--wait shows progress until ready)", cmd_start},
+        {"stop", "stop instances (--wait until stopped)", cmd_stop},
+        {"restart", "restart instances; --rolling: one at a time, each ready before the next",
+         cmd_restart},
+        {"reload", "re-read the profiles: start new, stop removed, restart changed", cmd_reload},
+        {"logs", "an instance's captured output (-f follows, -n N lines)", cmd_logs},
+        {"wait-ready", "wait until instances are ready", cmd_wait_ready},
         {"version", "print the version", cmd_version},
         {"help", "this help, or `help COMMAND`", cmd_help},
     };
@@ -192,7 +203,7 @@ int cmd_help(const Args& args) {
                   << command.summary << "\n";
     }
     std::cout << "\nexit codes: 0 ok, 1 failure, 64 usage, 69 port conflict or unavailable,\n"
-                 "70 internal error, 74 I/O error, 78 bad configuration\n";
+                 "70 internal error, 74 I/O error, 77 no permission, 78 bad configuration\n";
     return kExitOk;
 }
 
@@ -236,6 +247,9 @@ int run_cli(int argc, char** argv) {
     const Args words(argv + 1, argv + argc);
     try {
         return dispatch(words);
+    } catch (const ControlClientError& e) {
+        std::cerr << "carbon-launcher: error: " << e.what() << "\n";
+        return e.exit_code();
     } catch (const UsageError& e) {
         std::cerr << "carbon-launcher: error: " << e.what() << " (see carbon-launcher --help)\n";
         return kExitUsage;

@@ -12,6 +12,10 @@ std::filesystem::path executable_path() {
 std::filesystem::path default_profiles_dir() {
     return "/etc/carbon-launcher/profiles";
 }
+std::filesystem::path default_socket_path() {
+    return "/run/carbon-launcher/control.sock";
+}
+
 std::filesystem::path default_state_dir() {
     return "/var/lib/carbon-launcher";
 }

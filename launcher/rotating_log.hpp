@@ -29,4 +29,7 @@ class RotatingLog {
     std::uintmax_t size_ = 0;
 };
 
+/// The last `lines` lines of a log file (at most its last MiB), "" when it does not exist.
+std::string tail_lines(const std::filesystem::path& file, int lines);
+
 }  // namespace carbon

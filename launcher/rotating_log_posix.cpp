@@ -63,4 +63,31 @@ void RotatingLog::write(std::string_view bytes) {
     }
 }
 
+std::string tail_lines(const std::filesystem::path& file, int lines) {
+    constexpr off_t kMaxTail = 1024 * 1024;
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || lines <= 0) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        return "";
+    }
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    const off_t start = size > kMaxTail ? size - kMaxTail : 0;
+    std::string text(static_cast<std::size_t>(size - start), '\0');
+    const ssize_t got = ::pread(fd, text.data(), text.size(), start);
+    ::close(fd);
+    text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    std::size_t at = text.size();
+    if (at > 0 && text[at - 1] == '\n') {
+        --at;  // the final newline ends the last line, it does not start another
+    }
+    for (int seen = 0; at > 0; --at) {
+        if (text[at - 1] == '\n' && ++seen == lines) {
+            break;
+        }
+    }
+    return text.substr(at);
+}
+
 }  // namespace carbon

@@ -58,6 +58,7 @@ int cmd_run(const std::vector<std::string>& args) {
     CommonOptions common;
     po::options_description options("run options");
     add_common_options(options, common);
+    add_socket_options(options, common, true);
     options.add_options()("help,h", "this help");
     for (const auto& arg : args) {
         if (arg == "--help" || arg == "-h") {

@@ -91,6 +91,23 @@ void SupervisedProcess::stop() {
     }
 }
 
+void SupervisedProcess::restart() {
+    if (state_ == ProcessState::Starting || state_ == ProcessState::Running) {
+        want_up_ = true;
+        ever_started_ = true;
+        enter_stopping("restart requested");  // starts again once the group is gone
+        return;
+    }
+    if (state_ == ProcessState::Backoff) {
+        deadline_.cancel();
+        want_up_ = true;
+        failures_ = 0;
+        enter_starting();
+        return;
+    }
+    start();
+}
+
 void SupervisedProcess::kill_now() {
     if (has_processes()) {
         spdlog::warn("{}: SIGKILL to process group {}", name(), pgid_);
@@ -299,6 +316,9 @@ void SupervisedProcess::read_output() {
             }
             const std::string_view chunk(buffer_.data(), n);
             log_.write(chunk);
+            if (output_listener_) {
+                output_listener_(chunk);
+            }
             if (state_ == ProcessState::Starting && profile_->ready_mode == "line-or-port") {
                 scan_for_startup_line(chunk);
             }

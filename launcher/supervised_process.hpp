@@ -38,6 +38,7 @@ class SupervisedProcess {
 
     void start();     // Stopped/Exited/Fatal -> Starting
     void stop();      // any live state -> Stopping -> Stopped
+    void restart();   // a live instance stops, then starts again; others start
     void kill_now();  // SIGKILL to the group (a second Ctrl-C)
 
     /// From the supervisor's SIGCHLD handler: true when `pid` was this instance's main process.
@@ -58,6 +59,15 @@ class SupervisedProcess {
     bool ever_started() const { return ever_started_; }
     /// A process of this instance may still exist.
     bool has_processes() const { return pgid_ > 0; }
+    int pgid() const { return pgid_; }
+    std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+    std::optional<std::chrono::steady_clock::time_point> ready_at() const { return ready_at_; }
+    std::vector<int> readiness_ports() const;
+    const std::filesystem::path& log_file() const { return paths_.log_file; }
+    /// Every chunk of the instance's output, as it is captured (for `logs -f`).
+    void set_output_listener(std::function<void(std::string_view)> listener) {
+        output_listener_ = std::move(listener);
+    }
 
   private:
     using Clock = std::chrono::steady_clock;
@@ -75,7 +85,6 @@ class SupervisedProcess {
     void read_output();
     void scan_for_startup_line(std::string_view chunk);
     void probe_ports();
-    std::vector<int> readiness_ports() const;
     void write_record() const;
     void remove_record() const;
 
@@ -84,6 +93,7 @@ class SupervisedProcess {
     int offset_;
     InstancePaths paths_;
     StateListener on_change_;
+    std::function<void(std::string_view)> output_listener_;
     RotatingLog log_;
 
     ProcessState state_ = ProcessState::Stopped;

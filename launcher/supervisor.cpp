@@ -1,7 +1,9 @@
 #include "supervisor.hpp"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -12,8 +14,10 @@
 #include "exit_codes.hpp"
 #include "host_ports.hpp"
 #include "paths.hpp"
+#include "plan_report.hpp"
 #include "process_probe.hpp"
 #include "state_store.hpp"
+#include "version.hpp"
 
 namespace asio = boost::asio;
 
@@ -104,8 +108,11 @@ int Supervisor::run() {
     }
     write_configs(session->plan);
     save_sticky_offsets(options_.state(), session->plan);
+    control_ = std::make_unique<ControlServer>(
+        io_, ControlSocketOptions{options_.socket(), options_.socket_group}, *this);
     adopt_plan(std::move(session));
     io_.run();
+    control_.reset();
     return exit_code_;
 }
 
@@ -123,9 +130,15 @@ void Supervisor::add_instance(const InstancePlan& planned,
     std::shared_ptr<const Profile> profile(session, planned.profile);
     const std::string name = profile->name;
     fingerprints_[name] = fingerprint(*profile, planned.offset);
-    instances_[name] = std::make_unique<SupervisedProcess>(
+    auto instance = std::make_unique<SupervisedProcess>(
         io_, profile, planned.offset, paths_for(name),
-        [this](SupervisedProcess& instance) { on_state_change(instance); });
+        [this](SupervisedProcess& changed) { on_state_change(changed); });
+    instance->set_output_listener([this, name](std::string_view chunk) {
+        if (control_) {
+            control_->broadcast_log(name, chunk);
+        }
+    });
+    instances_[name] = std::move(instance);
     spdlog::info("{}: {} at offset {} ({})", name, profile->runtime, planned.offset,
                  to_string(planned.source));
 }
@@ -193,6 +206,9 @@ bool Supervisor::is_retiring(const std::string& name) const {
 }
 
 void Supervisor::on_state_change(SupervisedProcess& instance) {
+    if (control_) {
+        control_->broadcast_state(instance_status(instance));
+    }
     const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
                                       [&](const auto& r) { return r.get() == &instance; });
     if (retired != retiring_.end() && !instance.has_processes() && !is_live(instance.state())) {
@@ -273,6 +289,9 @@ void Supervisor::finish_if_all_down() {
         }
     }
     spdlog::info("every instance has stopped");
+    if (control_) {
+        control_->close();
+    }
     signals_.cancel();
     io_.stop();
 }
@@ -281,7 +300,8 @@ void Supervisor::reload() {
     if (shutting_down_) {
         return;
     }
-    spdlog::info("SIGHUP: reloading the profiles from {}", options_.profiles().string());
+    spdlog::info("reloading the profiles from {}", options_.profiles().string());
+    reload_result_ = "reloaded";
     std::unique_ptr<PlanningSession> session;
     try {
         session = std::make_unique<PlanningSession>();
@@ -302,12 +322,16 @@ void Supervisor::reload() {
                 spdlog::error("reload: {}", conflict.message);
             }
             spdlog::error("reload: the new plan has conflicts; keeping the running configuration");
+            reload_result_ =
+                "the new plan has conflicts (see carbon-launcher plan); the running configuration "
+                "stays";
             return;
         }
         write_configs(session->plan);
         save_sticky_offsets(options_.state(), session->plan);
     } catch (const std::exception& e) {
         spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+        reload_result_ = std::string("reload failed, the running configuration stays: ") + e.what();
         return;
     }
     std::shared_ptr<PlanningSession> shared(std::move(session));
@@ -341,6 +365,136 @@ void Supervisor::reload() {
         retiring_.back()->stop();
     }
     start_what_is_due();
+}
+
+nlohmann::json Supervisor::instance_status(const SupervisedProcess& instance) const {
+    const Profile& profile = instance.profile();
+    using Clock = std::chrono::steady_clock;
+    const auto since = instance.ready_at().value_or(instance.started_at());
+    const bool live = instance.has_processes();
+    std::optional<int> jvm;
+    if (live && !profile.table->pid_file.empty()) {
+        jvm = live_runtime_pid(profile.home / profile.table->pid_file, profile.home);
+    }
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& port : profile.ports) {
+        if (port.reserved && port.default_open) {
+            ports.push_back(
+                {{"port", port.effective(instance.offset())}, {"purpose", port.purpose}});
+        }
+    }
+    InstancePlan planned;
+    planned.profile = &profile;
+    planned.offset = instance.offset();
+    nlohmann::json urls = nlohmann::json::array();
+    for (const auto& [name, url] : instance_urls(planned)) {
+        urls.push_back({{"name", name}, {"url", url}});
+    }
+    return {{"name", instance.name()},
+            {"runtime", profile.runtime},
+            {"state", to_string(instance.state())},
+            {"reason", to_string(instance.reason())},
+            {"last_error", instance.last_error()},
+            {"pid", instance.pid() > 0 ? nlohmann::json(instance.pid()) : nlohmann::json(nullptr)},
+            {"pgid", live ? nlohmann::json(instance.pgid()) : nlohmann::json(nullptr)},
+            {"jvm_pid", jvm ? nlohmann::json(*jvm) : nlohmann::json(nullptr)},
+            {"offset", instance.offset()},
+            {"uptime_s", live ? std::chrono::duration<double>(Clock::now() - since).count() : 0.0},
+            {"restarts", instance.restarts()},
+            {"ready_ports", instance.state() == ProcessState::Running
+                                ? nlohmann::json(instance.readiness_ports())
+                                : nlohmann::json::array()},
+            {"ports", ports},
+            {"urls", urls},
+            {"home", profile.home.string()},
+            {"log_file", instance.log_file().string()}};
+}
+
+nlohmann::json Supervisor::status(const std::vector<std::string>& names) const {
+    nlohmann::json instances = nlohmann::json::array();
+    for (const auto& [name, instance] : instances_) {
+        if (names.empty() || std::find(names.begin(), names.end(), name) != names.end()) {
+            instances.push_back(instance_status(*instance));
+        }
+    }
+    return {{"launcher",
+             {{"pid", ::getpid()},
+              {"version", kVersion},
+              {"uptime_s",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
+              {"shutting_down", shutting_down_}}},
+            {"instances", instances}};
+}
+
+std::vector<SupervisedProcess*> Supervisor::named_instances(const std::vector<std::string>& names,
+                                                            bool empty_means_all) {
+    std::vector<SupervisedProcess*> found;
+    std::vector<std::string> known;
+    for (const auto& [name, instance] : instances_) {
+        known.push_back(name);
+        if (empty_means_all && names.empty()) {
+            found.push_back(instance.get());
+        }
+    }
+    if (names.empty() && !empty_means_all) {
+        throw ProtocolError("bad-request", "name at least one instance");
+    }
+    for (const auto& name : names) {
+        const auto it = instances_.find(name);
+        if (it == instances_.end()) {
+            const std::string suggestion = closest_match(name, known);
+            throw ProtocolError(
+                "unknown-instance",
+                "no instance named \"" + name + "\"" +
+                    (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?"));
+        }
+        found.push_back(it->second.get());
+    }
+    return found;
+}
+
+nlohmann::json Supervisor::handle(const ControlRequest& request, ControlSession& session) {
+    const std::string& command = request.command;
+    if (shutting_down_ && (command == "start" || command == "restart" || command == "reload")) {
+        throw ProtocolError("shutting-down", "the launcher is stopping every instance");
+    }
+    if (command == "status") {
+        named_instances(request.names, true);  // unknown names are an error
+        return status(request.names);
+    }
+    if (command == "watch") {
+        session.watching = true;
+        return status(request.names);
+    }
+    if (command == "reload") {
+        reload();
+        return {{"message", reload_result_}};
+    }
+    if (command == "logs") {
+        if (request.names.size() != 1) {
+            throw ProtocolError("bad-request", "logs takes exactly one instance");
+        }
+        const SupervisedProcess& instance = *named_instances(request.names, false).front();
+        if (request.follow) {
+            session.following_log = instance.name();
+        }
+        return {{"name", instance.name()},
+                {"file", instance.log_file().string()},
+                {"data", tail_lines(instance.log_file(), request.lines)}};
+    }
+    std::vector<std::string> accepted;
+    for (SupervisedProcess* instance : named_instances(request.names, false)) {
+        if (command == "start") {
+            instance->start();
+        } else if (command == "stop") {
+            instance->stop();
+        } else {
+            instance->restart();
+        }
+        accepted.push_back(instance->name());
+    }
+    spdlog::info("control: {} {}", command, fmt::join(accepted, " "));
+    return {{"accepted", accepted}};
 }
 
 }  // namespace carbon

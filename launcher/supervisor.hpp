@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli_options.hpp"
+#include "control_server.hpp"
 #include "planning.hpp"
 #include "supervised_process.hpp"
 
@@ -17,7 +18,7 @@ namespace carbon {
 /// Owns every instance on one io_context: starts them in `after` order once their config is
 /// written, reaps every child (it is the child subreaper), stops them in reverse order on
 /// SIGTERM/SIGINT (a second SIGINT kills), and reloads the profiles on SIGHUP.
-class Supervisor {
+class Supervisor : public ControlHandler {
   public:
     Supervisor(boost::asio::io_context& io, CommonOptions options);
     ~Supervisor();
@@ -26,7 +27,13 @@ class Supervisor {
     /// Throws ConfigError (bad profiles or configs) before anything is started.
     int run();
 
+    nlohmann::json handle(const ControlRequest& request, ControlSession& session) override;
+
   private:
+    nlohmann::json instance_status(const SupervisedProcess& instance) const;
+    nlohmann::json status(const std::vector<std::string>& names) const;
+    std::vector<SupervisedProcess*> named_instances(const std::vector<std::string>& names,
+                                                    bool empty_means_all);
     void adopt_plan(std::unique_ptr<PlanningSession> session);
     void add_instance(const InstancePlan& planned, std::shared_ptr<PlanningSession> session);
     void wait_for_signals();
@@ -50,6 +57,10 @@ class Supervisor {
     std::map<std::string, std::unique_ptr<SupervisedProcess>> instances_;
     std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
     std::map<std::string, std::string> fingerprints_;
+
+    std::unique_ptr<ControlServer> control_;
+    std::string reload_result_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool shutting_down_ = false;
     int interrupts_ = 0;
     int exit_code_ = 0;

@@ -154,13 +154,15 @@ def listening_ports_by_pid():
 class RunningLauncher:
     """`carbon-launcher run` as a child of the test; its log lines are collected by a thread."""
 
-    def __init__(self, ws):
+    def __init__(self, ws, extra_args=()):
         import queue
         import threading
         self.ws = ws
         self.lines = []
         self._new = queue.Queue()
-        self.proc = subprocess.Popen([LAUNCHER, "run", "--profiles", str(ws.profiles), "--state-dir", str(ws.state)],
+        socket_args = list(extra_args) or ["--socket", str(ws.state / "control.sock")]
+        self.proc = subprocess.Popen([LAUNCHER, "run", "--profiles", str(ws.profiles), "--state-dir", str(ws.state),
+                                      *socket_args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

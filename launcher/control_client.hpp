@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace carbon {
+
+/// The CLI's side of the control socket: one connection, one JSON object per line.
+class ControlClient {
+  public:
+    /// Connects; throws ControlClientError with an operator-facing message (daemon not running,
+    /// permission denied with the group that grants access).
+    explicit ControlClient(const std::filesystem::path& socket);
+    ~ControlClient();
+    ControlClient(const ControlClient&) = delete;
+    ControlClient& operator=(const ControlClient&) = delete;
+
+    void send(const nlohmann::json& message);
+    /// The next message, or nullopt when `timeout` passes first. Throws when the launcher hangs up.
+    std::optional<nlohmann::json> receive(std::chrono::milliseconds timeout);
+    /// Sends a request and returns its "result", skipping events; throws ControlClientError for
+    /// an error response.
+    nlohmann::json request(const nlohmann::json& message, std::chrono::milliseconds timeout);
+
+  private:
+    std::optional<nlohmann::json> receive_from_socket(std::chrono::milliseconds timeout);
+
+    int fd_ = -1;
+    std::filesystem::path socket_;
+    std::string input_;
+    std::deque<nlohmann::json> events_;  // events that arrived while a response was awaited
+};
+
+class ControlClientError : public std::runtime_error {
+  public:
+    ControlClientError(int exit_code, const std::string& message)
+        : std::runtime_error(message), exit_code_(exit_code) {}
+    int exit_code() const { return exit_code_; }
+
+  private:
+    int exit_code_;
+};
+
+}  // namespace carbon

@@ -1,0 +1,151 @@
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "control_client.hpp"
+#include "exit_codes.hpp"
+
+namespace carbon {
+namespace {
+
+std::string group_of(const std::filesystem::path& socket) {
+    struct stat st {};
+    if (::stat(socket.c_str(), &st) != 0) {
+        return "the socket's group";
+    }
+    const group* g = ::getgrgid(st.st_gid);
+    return g != nullptr ? std::string(g->gr_name) : std::to_string(st.st_gid);
+}
+
+[[noreturn]] void refuse_permission(const std::filesystem::path& socket) {
+    const std::string group = group_of(socket);
+    throw ControlClientError(kExitNoPermission, "permission denied on " + socket.string() +
+                                                    ": root and members of group " + group +
+                                                    " may use it (usermod -aG " + group +
+                                                    " $USER, then log in again)");
+}
+
+}  // namespace
+
+ControlClient::ControlClient(const std::filesystem::path& socket) : socket_(socket) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (fd_ < 0 || socket.string().size() >= sizeof address.sun_path) {
+        throw ControlClientError(kExitUsage, "cannot use the socket path " + socket.string());
+    }
+    std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        fd_ = -1;
+        if (error == EACCES || error == EPERM) {
+            refuse_permission(socket);
+        }
+        throw ControlClientError(kExitUnavailable,
+                                 "no launcher is listening on " + socket.string() + " (" +
+                                     std::strerror(error) +
+                                     "): start it with `carbon-launcher run` (or `systemctl start "
+                                     "carbon-launcher`), or pass --socket PATH");
+    }
+}
+
+ControlClient::~ControlClient() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void ControlClient::send(const nlohmann::json& message) {
+    const std::string line = message.dump() + "\n";
+    std::size_t sent = 0;
+    while (sent < line.size()) {
+        const ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            throw ControlClientError(kExitUnavailable, "the launcher closed the connection");
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+}
+
+std::optional<nlohmann::json> ControlClient::receive(std::chrono::milliseconds timeout) {
+    if (!events_.empty()) {
+        auto event = std::move(events_.front());
+        events_.pop_front();
+        return event;
+    }
+    return receive_from_socket(timeout);
+}
+
+std::optional<nlohmann::json> ControlClient::receive_from_socket(
+    std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (const auto newline = input_.find('\n'); newline != std::string::npos) {
+            const std::string line = input_.substr(0, newline);
+            input_.erase(0, newline + 1);
+            return nlohmann::json::parse(line);
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return std::nullopt;
+        }
+        pollfd wait{fd_, POLLIN, 0};
+        const int ready = ::poll(&wait, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready <= 0) {
+            return std::nullopt;
+        }
+        char buffer[65536];
+        const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+        if (n <= 0) {
+            throw ControlClientError(kExitUnavailable, "the launcher closed the connection");
+        }
+        input_.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+nlohmann::json ControlClient::request(const nlohmann::json& message,
+                                      std::chrono::milliseconds timeout) {
+    send(message);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        const auto reply = receive_from_socket(std::max(left, std::chrono::milliseconds(0)));
+        if (!reply) {
+            throw ControlClientError(kExitUnavailable, "the launcher did not answer within " +
+                                                           std::to_string(timeout.count() / 1000) +
+                                                           " s");
+        }
+        if (reply->contains("event")) {
+            events_.push_back(std::move(*reply));  // for the caller's next receive()
+            continue;
+        }
+        if (!reply->value("ok", false)) {
+            const auto& error = (*reply)["error"];
+            const std::string code = error.value("code", "error");
+            if (code == "permission-denied") {
+                refuse_permission(socket_);
+            }
+            const int exit_code =
+                code == "unknown-instance" || code == "bad-request" ? kExitUsage : kExitFailure;
+            throw ControlClientError(exit_code, error.value("message", code));
+        }
+        return (*reply)["result"];
+    }
+}
+
+}  // namespace carbon

@@ -1,0 +1,395 @@
+#include "control_commands.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "control_client.hpp"
+#include "control_protocol.hpp"
+#include "exit_codes.hpp"
+
+namespace po = boost::program_options;
+using std::chrono::milliseconds;
+
+namespace carbon {
+namespace {
+
+using Args = std::vector<std::string>;
+constexpr milliseconds kRequestTimeout{10000};
+
+struct ClientOptions {
+    CommonOptions common;
+    std::vector<std::string> names;
+    bool wait = false;
+    bool rolling = false;
+    bool follow = false;
+    int lines = 50;
+    int timeout_s = 600;
+};
+
+/// Parses the options every control command shares, plus `extra`; prints help when asked.
+bool parse_client_options(const std::string& command, const Args& args, ClientOptions& options,
+                          const std::string& usage,
+                          const std::function<void(po::options_description&)>& extra) {
+    po::options_description description(command + " options");
+    add_socket_options(description, options.common, false);
+    description.add_options()("json", po::bool_switch(&options.common.json),
+                              "machine-readable output")("name", po::value(&options.names),
+                                                         "instances")("help,h", "this help");
+    extra(description);
+    po::positional_options_description positional;
+    positional.add("name", -1);
+    for (const auto& arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            std::cout << "usage: " << usage << "\n\n" << description;
+            return false;
+        }
+    }
+    parse_command_line(command, args, description, positional);
+    return true;
+}
+
+std::string format_uptime(double seconds) {
+    char text[32];
+    if (seconds < 120) {
+        std::snprintf(text, sizeof text, "%.1fs", seconds);
+    } else if (seconds < 7200) {
+        std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60,
+                      static_cast<int>(seconds) % 60);
+    } else {
+        std::snprintf(text, sizeof text, "%dh%02dm", static_cast<int>(seconds) / 3600,
+                      (static_cast<int>(seconds) / 60) % 60);
+    }
+    return text;
+}
+
+std::string or_dash(const nlohmann::json& value) {
+    return value.is_null() ? "-" : value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+void print_status_table(const nlohmann::json& result) {
+    std::printf("%-16s %-9s %8s %8s %6s %9s %8s  %s\n", "NAME", "STATE", "PID", "JVM", "OFFSET",
+                "UPTIME", "RESTARTS", "LAST EXIT / URL");
+    for (const auto& instance : result["instances"]) {
+        const std::string state = instance["state"];
+        std::string note = instance["last_error"].get<std::string>();
+        if (state == "Running" && !instance["urls"].empty()) {
+            note = instance["urls"][0]["url"].get<std::string>();
+        }
+        std::printf(
+            "%-16s %-9s %8s %8s %6d %9s %8d  %s\n", instance["name"].get<std::string>().c_str(),
+            state.c_str(), or_dash(instance["pid"]).c_str(), or_dash(instance["jvm_pid"]).c_str(),
+            instance["offset"].get<int>(),
+            state == "Running" || state == "Starting" ? format_uptime(instance["uptime_s"]).c_str()
+                                                      : "-",
+            instance["restarts"].get<int>(), note.c_str());
+    }
+}
+
+/// Progress of long waits: lines updated in place on a terminal, a plain line per change
+/// otherwise, nothing with --json.
+class Progress {
+  public:
+    Progress(bool json, std::vector<std::string> names)
+        : enabled_(!json), tty_(::isatty(STDOUT_FILENO) != 0), names_(std::move(names)) {}
+
+    void update(const std::string& name, const std::string& state) {
+        auto& entry = states_[name];
+        if (entry.first == state) {
+            return;
+        }
+        entry = {state, std::chrono::steady_clock::now()};
+        if (enabled_ && !tty_) {
+            std::cout << name << ": " << state << std::endl;
+        }
+    }
+
+    void redraw() {
+        if (!enabled_ || !tty_) {
+            return;
+        }
+        if (drawn_ > 0) {
+            std::cout << "\033[" << drawn_ << "A";
+        }
+        for (const auto& name : names_) {
+            const auto it = states_.find(name);
+            const std::string state = it == states_.end() ? "?" : it->second.first;
+            const double elapsed = it == states_.end()
+                                       ? 0
+                                       : std::chrono::duration<double>(
+                                             std::chrono::steady_clock::now() - it->second.second)
+                                             .count();
+            std::cout << "\033[K" << name << "  " << state << "  " << format_uptime(elapsed)
+                      << "\n";
+        }
+        drawn_ = static_cast<int>(names_.size());
+        std::cout << std::flush;
+    }
+
+  private:
+    bool enabled_;
+    bool tty_;
+    std::vector<std::string> names_;
+    std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> states_;
+    int drawn_ = 0;
+};
+
+enum class Goal { Ready, Down };
+
+bool is_down(const std::string& state) {
+    return state == "Stopped" || state == "Exited" || state == "Fatal";
+}
+
+/// Follows state events until every name reaches `goal` after the command (or, with no command,
+/// from now). Returns the names that failed or timed out.
+std::vector<std::string> follow_until(ControlClient& client, const std::vector<std::string>& names,
+                                      Goal goal, const std::map<std::string, std::string>& before,
+                                      bool restarting, int timeout_s, Progress& progress) {
+    std::set<std::string> pending(names.begin(), names.end());
+    std::vector<std::string> failed;
+    for (const auto& name : names) {
+        const std::string& state = before.at(name);
+        progress.update(name, state);
+        const bool done =
+            goal == Goal::Ready ? (state == "Running" && !restarting) : is_down(state);
+        if (done) {
+            pending.erase(name);
+        }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (!pending.empty()) {
+        progress.redraw();
+        if (std::chrono::steady_clock::now() >= deadline) {
+            failed.insert(failed.end(), pending.begin(), pending.end());
+            break;
+        }
+        const auto message = client.receive(milliseconds(500));
+        if (!message || message->value("event", "") != "state") {
+            continue;
+        }
+        const auto& instance = (*message)["instance"];
+        const std::string name = instance["name"];
+        const std::string state = instance["state"];
+        if (!pending.count(name)) {
+            continue;
+        }
+        progress.update(name, state);
+        if (goal == Goal::Ready && state == "Running") {
+            pending.erase(name);
+        } else if (goal == Goal::Ready &&
+                   (state == "Fatal" || state == "Exited" || state == "Stopped")) {
+            failed.push_back(name + " (" + state + ": " +
+                             instance["last_error"].get<std::string>() + ")");
+            pending.erase(name);
+        } else if (goal == Goal::Down && is_down(state)) {
+            pending.erase(name);
+        }
+    }
+    progress.redraw();
+    return failed;
+}
+
+std::map<std::string, std::string> states_of(const nlohmann::json& status) {
+    std::map<std::string, std::string> states;
+    for (const auto& instance : status["instances"]) {
+        states[instance["name"]] = instance["state"];
+    }
+    return states;
+}
+
+int report(const std::vector<std::string>& failed, const std::string& what) {
+    if (failed.empty()) {
+        return kExitOk;
+    }
+    std::string list;
+    for (const auto& name : failed) {
+        list += (list.empty() ? "" : ", ") + name;
+    }
+    std::cerr << "carbon-launcher: error: " << what << ": " << list << "\n";
+    return kExitFailure;
+}
+
+/// start / stop / restart, with --wait: watch first (so no event is missed), then command.
+int change(const std::string& command, const ClientOptions& options) {
+    if (options.names.empty()) {
+        throw UsageError(command + ": name at least one instance");
+    }
+    ControlClient client(options.common.socket());
+    std::map<std::string, std::string> before;
+    if (options.wait) {
+        before = states_of(
+            client.request(control_request_json("watch", options.names), kRequestTimeout));
+    }
+    const auto result =
+        client.request(control_request_json(command, options.names), kRequestTimeout);
+    if (!options.wait) {
+        if (!options.common.json) {
+            std::cout << command << ": " << result["accepted"].size() << " instance(s)\n";
+        }
+        return kExitOk;
+    }
+    Progress progress(options.common.json, options.names);
+    const Goal goal = command == "stop" ? Goal::Down : Goal::Ready;
+    const auto failed = follow_until(client, options.names, goal, before, command == "restart",
+                                     options.timeout_s, progress);
+    return report(failed, command + " did not complete for");
+}
+
+int rolling_restart(const ClientOptions& options) {
+    ControlClient client(options.common.socket());
+    const auto status =
+        client.request(control_request_json("watch", options.names), kRequestTimeout);
+    std::vector<std::string> names;
+    for (const auto& instance : status["instances"]) {
+        names.push_back(instance["name"]);
+    }
+    for (const auto& name : names) {
+        // One at a time: the next is touched only once this one is ready again.
+        client.request(control_request_json("restart", {name}), kRequestTimeout);
+        Progress progress(options.common.json, {name});
+        const auto failed = follow_until(client, {name}, Goal::Ready, {{name, "Running"}}, true,
+                                         options.timeout_s, progress);
+        if (!failed.empty()) {
+            return report(failed, "rolling restart stopped at");
+        }
+    }
+    if (!options.common.json) {
+        std::cout << "rolling restart: " << names.size()
+                  << " instance(s) restarted, one at a time\n";
+    }
+    return kExitOk;
+}
+
+void add_wait_options(po::options_description& description, ClientOptions& options) {
+    description.add_options()("wait", po::bool_switch(&options.wait),
+                              "wait until done, showing progress")(
+        "timeout", po::value(&options.timeout_s)->value_name("S"),
+        "give up waiting after S seconds (600)");
+}
+
+}  // namespace
+
+int cmd_status(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("status", args, options,
+                              "carbon-launcher status [NAME...] [--json] [--socket PATH]",
+                              [](po::options_description&) {})) {
+        return kExitOk;
+    }
+    ControlClient client(options.common.socket());
+    const auto result =
+        client.request(control_request_json("status", options.names), kRequestTimeout);
+    if (options.common.json) {
+        std::cout << result.dump(2) << "\n";
+    } else {
+        print_status_table(result);
+    }
+    return kExitOk;
+}
+
+int cmd_start(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("start", args, options,
+                              "carbon-launcher start NAME... [--wait] [--timeout S]",
+                              [&](po::options_description& d) { add_wait_options(d, options); })) {
+        return kExitOk;
+    }
+    return change("start", options);
+}
+
+int cmd_stop(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("stop", args, options,
+                              "carbon-launcher stop NAME... [--wait] [--timeout S]",
+                              [&](po::options_description& d) { add_wait_options(d, options); })) {
+        return kExitOk;
+    }
+    return change("stop", options);
+}
+
+int cmd_restart(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options(
+            "restart", args, options,
+            "carbon-launcher restart NAME... [--wait] | restart --rolling [NAME...]",
+            [&](po::options_description& d) {
+                add_wait_options(d, options);
+                d.add_options()("rolling", po::bool_switch(&options.rolling),
+                                "one at a time, each ready again before the next (default: all)");
+            })) {
+        return kExitOk;
+    }
+    return options.rolling ? rolling_restart(options) : change("restart", options);
+}
+
+int cmd_reload(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("reload", args, options, "carbon-launcher reload",
+                              [](po::options_description&) {})) {
+        return kExitOk;
+    }
+    ControlClient client(options.common.socket());
+    const auto result = client.request(control_request_json("reload", {}), kRequestTimeout);
+    const std::string message = result["message"];
+    std::cout << "reload: " << message << "\n";
+    return message == "reloaded" ? kExitOk : kExitFailure;
+}
+
+int cmd_logs(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("logs", args, options, "carbon-launcher logs NAME [-f] [-n N]",
+                              [&](po::options_description& d) {
+                                  d.add_options()("follow,f", po::bool_switch(&options.follow),
+                                                  "keep printing new output")(
+                                      "lines,n", po::value(&options.lines)->value_name("N"),
+                                      "last N lines (50)");
+                              })) {
+        return kExitOk;
+    }
+    if (options.names.size() != 1) {
+        throw UsageError("logs: name exactly one instance");
+    }
+    ControlClient client(options.common.socket());
+    const auto result =
+        client.request(control_request_json("logs", options.names, options.lines, options.follow),
+                       kRequestTimeout);
+    std::cout << result["data"].get<std::string>() << std::flush;
+    while (options.follow) {
+        const auto message = client.receive(std::chrono::hours(24));
+        if (message && message->value("event", "") == "log") {
+            std::cout << (*message)["data"].get<std::string>() << std::flush;
+        }
+    }
+    return kExitOk;
+}
+
+int cmd_wait_ready(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options(
+            "wait-ready", args, options, "carbon-launcher wait-ready [NAME...] [--timeout S]",
+            [&](po::options_description& d) {
+                d.add_options()("timeout", po::value(&options.timeout_s)->value_name("S"),
+                                "give up after S seconds (600)");
+            })) {
+        return kExitOk;
+    }
+    ControlClient client(options.common.socket());
+    const auto before =
+        states_of(client.request(control_request_json("watch", options.names), kRequestTimeout));
+    std::vector<std::string> names;
+    for (const auto& [name, state] : before) {
+        names.push_back(name);
+    }
+    Progress progress(options.common.json, names);
+    return report(
+        follow_until(client, names, Goal::Ready, before, false, options.timeout_s, progress),
+        "not ready");
+}
+
+}  // namespace carbon
