@@ -15,13 +15,27 @@ namespace carbon {
 
 class ControlSession;
 
+/// A handler's answer: a JSON result, or (for large, hot answers such as status) its text
+/// already serialized, which is spliced into the response without building a tree.
+struct ControlReply {
+    nlohmann::json result;
+    std::string serialized_result;
+
+    ControlReply(nlohmann::json value) : result(std::move(value)) {}  // NOLINT: implicit on purpose
+    static ControlReply serialized(std::string text) {
+        ControlReply reply(nullptr);
+        reply.serialized_result = std::move(text);
+        return reply;
+    }
+};
+
 /// What the supervisor answers on the control socket.
 class ControlHandler {
   public:
     virtual ~ControlHandler() = default;
     /// Answers one request (the "result" object); throws ProtocolError for a refusal. May mark
     /// the session as watching or following a log.
-    virtual nlohmann::json handle(const ControlRequest& request, ControlSession& session) = 0;
+    virtual ControlReply handle(const ControlRequest& request, ControlSession& session) = 0;
 };
 
 /// Where the socket lives and who may use it.
@@ -69,8 +83,9 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
                    ControlHandler& handler);
     void start();
     void send(const nlohmann::json& message);
-    void close();  // after the queued output has been written
-    void drop();   // now
+    void send_line(std::string line);  // one serialized message, without its newline
+    void close();                      // after the queued output has been written
+    void drop();                       // now
 
     bool watching = false;      // receives state events
     std::string following_log;  // receives this instance's output

@@ -231,7 +231,14 @@ void ControlSession::read_request() {
             try {
                 const ControlRequest request = parse_control_request(line);
                 id = request.id;
-                self->send(control_response(id, self->handler_.handle(request, *self)));
+                ControlReply reply = self->handler_.handle(request, *self);
+                if (reply.serialized_result.empty()) {
+                    self->send(control_response(id, reply.result));
+                } else {
+                    self->send_line(R"({"v":)" + std::to_string(kControlProtocolVersion) +
+                                    R"(,"id":)" + id.dump() + R"(,"ok":true,"result":)" +
+                                    reply.serialized_result + "}");
+                }
             } catch (const ProtocolError& e) {
                 self->send(control_error(id, e.code(), e.what()));
             } catch (const std::exception& e) {
@@ -242,10 +249,14 @@ void ControlSession::read_request() {
 }
 
 void ControlSession::send(const nlohmann::json& message) {
+    send_line(message.dump());
+}
+
+void ControlSession::send_line(std::string line) {
     if (closed_ || closing_) {
         return;
     }
-    std::string line = message.dump() + "\n";
+    line += "\n";
     queued_bytes_ += line.size();
     if (queued_bytes_ > kMaxQueuedOutput) {
         spdlog::warn("control socket: dropped a client that does not read its output");

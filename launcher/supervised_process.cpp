@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -106,6 +107,24 @@ void SupervisedProcess::restart() {
         return;
     }
     start();
+}
+
+std::optional<int> SupervisedProcess::jvm_pid() const {
+    if (!has_processes() || profile_->table->pid_file.empty()) {
+        return std::nullopt;
+    }
+    const auto file = profile_->home / profile_->table->pid_file;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        return std::nullopt;
+    }
+    const std::int64_t mtime =
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime != jvm_pid_cache_.mtime_ns || st.st_size != jvm_pid_cache_.size ||
+        !jvm_pid_cache_.pid) {
+        jvm_pid_cache_ = {mtime, st.st_size, live_runtime_pid(file, profile_->home)};
+    }
+    return jvm_pid_cache_.pid;
 }
 
 void SupervisedProcess::kill_now() {

@@ -64,6 +64,9 @@ class SupervisedProcess {
     std::optional<std::chrono::steady_clock::time_point> ready_at() const { return ready_at_; }
     std::vector<int> readiness_ports() const;
     const std::filesystem::path& log_file() const { return paths_.log_file; }
+    /// The JVM's pid from the runtime's pid file (it changes when the start script restarts the
+    /// JVM on exit 121). Cached by the file's mtime and size: one stat() per call.
+    std::optional<int> jvm_pid() const;
     /// Every chunk of the instance's output, as it is captured (for `logs -f`).
     void set_output_listener(std::function<void(std::string_view)> listener) {
         output_listener_ = std::move(listener);
@@ -94,6 +97,12 @@ class SupervisedProcess {
     InstancePaths paths_;
     StateListener on_change_;
     std::function<void(std::string_view)> output_listener_;
+    struct JvmPidCache {
+        std::int64_t mtime_ns = -1;
+        std::int64_t size = -1;
+        std::optional<int> pid;
+    };
+    mutable JvmPidCache jvm_pid_cache_;
     RotatingLog log_;
 
     ProcessState state_ = ProcessState::Stopped;

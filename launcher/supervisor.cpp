@@ -139,6 +139,7 @@ void Supervisor::add_instance(const InstancePlan& planned,
         }
     });
     instances_[name] = std::move(instance);
+    static_status_text_.erase(name);  // a reload may have changed its offset or ports
     spdlog::info("{}: {} at offset {} ({})", name, profile->runtime, planned.offset,
                  to_string(planned.source));
 }
@@ -367,15 +368,28 @@ void Supervisor::reload() {
     start_what_is_due();
 }
 
-nlohmann::json Supervisor::instance_status(const SupervisedProcess& instance) const {
-    const Profile& profile = instance.profile();
+// What changes from moment to moment.
+nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const {
     using Clock = std::chrono::steady_clock;
     const auto since = instance.ready_at().value_or(instance.started_at());
     const bool live = instance.has_processes();
-    std::optional<int> jvm;
-    if (live && !profile.table->pid_file.empty()) {
-        jvm = live_runtime_pid(profile.home / profile.table->pid_file, profile.home);
-    }
+    const std::optional<int> jvm = instance.jvm_pid();
+    return {{"state", to_string(instance.state())},
+            {"reason", to_string(instance.reason())},
+            {"last_error", instance.last_error()},
+            {"pid", instance.pid() > 0 ? nlohmann::json(instance.pid()) : nlohmann::json(nullptr)},
+            {"pgid", live ? nlohmann::json(instance.pgid()) : nlohmann::json(nullptr)},
+            {"jvm_pid", jvm ? nlohmann::json(*jvm) : nlohmann::json(nullptr)},
+            {"uptime_s", live ? std::chrono::duration<double>(Clock::now() - since).count() : 0.0},
+            {"restarts", instance.restarts()},
+            {"ready_ports", instance.state() == ProcessState::Running
+                                ? nlohmann::json(instance.readiness_ports())
+                                : nlohmann::json::array()}};
+}
+
+// What stays as long as the instance exists: serialized once for `status`.
+nlohmann::json Supervisor::static_status(const SupervisedProcess& instance) const {
+    const Profile& profile = instance.profile();
     nlohmann::json ports = nlohmann::json::array();
     for (const auto& port : profile.ports) {
         if (port.reserved && port.default_open) {
@@ -392,22 +406,45 @@ nlohmann::json Supervisor::instance_status(const SupervisedProcess& instance) co
     }
     return {{"name", instance.name()},
             {"runtime", profile.runtime},
-            {"state", to_string(instance.state())},
-            {"reason", to_string(instance.reason())},
-            {"last_error", instance.last_error()},
-            {"pid", instance.pid() > 0 ? nlohmann::json(instance.pid()) : nlohmann::json(nullptr)},
-            {"pgid", live ? nlohmann::json(instance.pgid()) : nlohmann::json(nullptr)},
-            {"jvm_pid", jvm ? nlohmann::json(*jvm) : nlohmann::json(nullptr)},
             {"offset", instance.offset()},
-            {"uptime_s", live ? std::chrono::duration<double>(Clock::now() - since).count() : 0.0},
-            {"restarts", instance.restarts()},
-            {"ready_ports", instance.state() == ProcessState::Running
-                                ? nlohmann::json(instance.readiness_ports())
-                                : nlohmann::json::array()},
             {"ports", ports},
             {"urls", urls},
             {"home", profile.home.string()},
             {"log_file", instance.log_file().string()}};
+}
+
+nlohmann::json Supervisor::instance_status(const SupervisedProcess& instance) const {
+    nlohmann::json status = static_status(instance);
+    status.update(live_status(instance));
+    return status;
+}
+
+std::string Supervisor::status_text(const std::vector<std::string>& names) const {
+    std::string text = R"({"instances":[)";
+    bool first = true;
+    for (const auto& [name, instance] : instances_) {
+        if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
+            continue;
+        }
+        std::string& fixed = static_status_text_[name];
+        if (fixed.empty()) {
+            const std::string whole = static_status(*instance).dump();
+            fixed = whole.substr(1, whole.size() - 2);  // the members without the braces
+        }
+        std::string live = live_status(*instance).dump();
+        live.back() = ',';
+        text += (first ? "" : ",") + live + fixed + "}";
+        first = false;
+    }
+    return text + R"(],"launcher":)" + launcher_status().dump() + "}";
+}
+
+nlohmann::json Supervisor::launcher_status() const {
+    return {{"pid", ::getpid()},
+            {"version", kVersion},
+            {"uptime_s",
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
+            {"shutting_down", shutting_down_}};
 }
 
 nlohmann::json Supervisor::status(const std::vector<std::string>& names) const {
@@ -417,13 +454,7 @@ nlohmann::json Supervisor::status(const std::vector<std::string>& names) const {
             instances.push_back(instance_status(*instance));
         }
     }
-    return {{"launcher",
-             {{"pid", ::getpid()},
-              {"version", kVersion},
-              {"uptime_s",
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
-              {"shutting_down", shutting_down_}}},
-            {"instances", instances}};
+    return {{"launcher", launcher_status()}, {"instances", instances}};
 }
 
 std::vector<SupervisedProcess*> Supervisor::named_instances(const std::vector<std::string>& names,
@@ -453,14 +484,14 @@ std::vector<SupervisedProcess*> Supervisor::named_instances(const std::vector<st
     return found;
 }
 
-nlohmann::json Supervisor::handle(const ControlRequest& request, ControlSession& session) {
+ControlReply Supervisor::handle(const ControlRequest& request, ControlSession& session) {
     const std::string& command = request.command;
     if (shutting_down_ && (command == "start" || command == "restart" || command == "reload")) {
         throw ProtocolError("shutting-down", "the launcher is stopping every instance");
     }
     if (command == "status") {
         named_instances(request.names, true);  // unknown names are an error
-        return status(request.names);
+        return ControlReply::serialized(status_text(request.names));
     }
     if (command == "watch") {
         session.watching = true;
@@ -468,7 +499,7 @@ nlohmann::json Supervisor::handle(const ControlRequest& request, ControlSession&
     }
     if (command == "reload") {
         reload();
-        return {{"message", reload_result_}};
+        return nlohmann::json{{"message", reload_result_}};
     }
     if (command == "logs") {
         if (request.names.size() != 1) {
@@ -478,9 +509,9 @@ nlohmann::json Supervisor::handle(const ControlRequest& request, ControlSession&
         if (request.follow) {
             session.following_log = instance.name();
         }
-        return {{"name", instance.name()},
-                {"file", instance.log_file().string()},
-                {"data", tail_lines(instance.log_file(), request.lines)}};
+        return nlohmann::json{{"name", instance.name()},
+                              {"file", instance.log_file().string()},
+                              {"data", tail_lines(instance.log_file(), request.lines)}};
     }
     std::vector<std::string> accepted;
     for (SupervisedProcess* instance : named_instances(request.names, false)) {
@@ -494,7 +525,7 @@ nlohmann::json Supervisor::handle(const ControlRequest& request, ControlSession&
         accepted.push_back(instance->name());
     }
     spdlog::info("control: {} {}", command, fmt::join(accepted, " "));
-    return {{"accepted", accepted}};
+    return nlohmann::json{{"accepted", accepted}};
 }
 
 }  // namespace carbon

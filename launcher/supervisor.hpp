@@ -27,11 +27,15 @@ class Supervisor : public ControlHandler {
     /// Throws ConfigError (bad profiles or configs) before anything is started.
     int run();
 
-    nlohmann::json handle(const ControlRequest& request, ControlSession& session) override;
+    ControlReply handle(const ControlRequest& request, ControlSession& session) override;
 
   private:
     nlohmann::json instance_status(const SupervisedProcess& instance) const;
     nlohmann::json status(const std::vector<std::string>& names) const;
+    std::string status_text(const std::vector<std::string>& names) const;
+    nlohmann::json launcher_status() const;
+    nlohmann::json live_status(const SupervisedProcess& instance) const;
+    nlohmann::json static_status(const SupervisedProcess& instance) const;
     std::vector<SupervisedProcess*> named_instances(const std::vector<std::string>& names,
                                                     bool empty_means_all);
     void adopt_plan(std::unique_ptr<PlanningSession> session);
@@ -60,6 +64,7 @@ class Supervisor : public ControlHandler {
 
     std::unique_ptr<ControlServer> control_;
     std::string reload_result_;
+    mutable std::map<std::string, std::string> static_status_text_;  // by name, serialized once
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool shutting_down_ = false;
     int interrupts_ = 0;
