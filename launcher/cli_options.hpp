@@ -14,6 +14,7 @@ struct CommonOptions {
     std::string runtimes_dir;
     std::string socket_path;
     std::string socket_group;
+    std::string ready_when = "all-ready";  // run: when to tell the service manager READY=1
     bool json = false;
 
     std::filesystem::path profiles() const;

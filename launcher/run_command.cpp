@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "cli_options.hpp"
+#include "commands.hpp"
 #include "exit_codes.hpp"
 #include "supervisor.hpp"
 #include "text_file.hpp"
@@ -59,6 +60,9 @@ int cmd_run(const std::vector<std::string>& args) {
     po::options_description options("run options");
     add_common_options(options, common);
     add_socket_options(options, common, true);
+    options.add_options()("ready-when", po::value(&common.ready_when)->value_name("POLICY"),
+                          "when to report READY=1 to systemd: all-ready (default: every autostart "
+                          "instance Running, or given up) or all-started (every one spawned)");
     options.add_options()("help,h", "this help");
     for (const auto& arg : args) {
         if (arg == "--help" || arg == "-h") {
@@ -75,6 +79,10 @@ int cmd_run(const std::vector<std::string>& args) {
         }
     }
     parse_command_line("run", args, options);
+    if (common.ready_when != "all-ready" && common.ready_when != "all-started") {
+        throw UsageError("run: --ready-when takes all-ready or all-started, not \"" +
+                         common.ready_when + "\"");
+    }
     configure_logging();
     const int lock = lock_state_dir(common.state());
     if (lock < 0) {

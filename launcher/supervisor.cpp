@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "config_edits.hpp"
 #include "diagnostics.hpp"
@@ -75,8 +77,15 @@ std::string fingerprint(const Profile& profile, int offset) {
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, CommonOptions options)
-    : io_(io), options_(std::move(options)), signals_(io, SIGTERM, SIGINT, SIGHUP) {
+    : io_(io),
+      options_(std::move(options)),
+      signals_(io, SIGTERM, SIGINT, SIGHUP),
+      notifier_(io),
+      extend_timer_(io) {
     signals_.add(SIGCHLD);
+    if (std::getenv("CARBON_LAUNCHER_TEST_HOOKS") != nullptr) {
+        signals_.add(SIGUSR1);  // tests: SIGUSR1 blocks the loop, to show the watchdog stops
+    }
 }
 
 Supervisor::~Supervisor() = default;
@@ -111,6 +120,8 @@ int Supervisor::run() {
     control_ = std::make_unique<ControlServer>(
         io_, ControlSocketOptions{options_.socket(), options_.socket_group}, *this);
     adopt_plan(std::move(session));
+    keep_service_manager_waiting();
+    update_service_status();
     io_.run();
     control_.reset();
     return exit_code_;
@@ -162,6 +173,10 @@ void Supervisor::on_signal(int signal) {
         case SIGHUP:
             reload();
             break;
+        case SIGUSR1:
+            spdlog::warn("test hook: blocking the event loop for 2 s");
+            std::this_thread::sleep_for(std::chrono::seconds(2));
+            break;
         case SIGINT:
             if (++interrupts_ > 1) {
                 spdlog::warn("second interrupt: killing every instance");
@@ -210,6 +225,7 @@ void Supervisor::on_state_change(SupervisedProcess& instance) {
     if (control_) {
         control_->broadcast_state(instance_status(instance));
     }
+    update_service_status();
     const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
                                       [&](const auto& r) { return r.get() == &instance; });
     if (retired != retiring_.end() && !instance.has_processes() && !is_live(instance.state())) {
@@ -276,6 +292,8 @@ void Supervisor::begin_shutdown() {
         return;
     }
     shutting_down_ = true;
+    notifier_.stopping();
+    keep_service_manager_waiting();
     stop_what_is_due();
     finish_if_all_down();
 }
@@ -290,6 +308,7 @@ void Supervisor::finish_if_all_down() {
         }
     }
     spdlog::info("every instance has stopped");
+    extend_timer_.cancel();
     if (control_) {
         control_->close();
     }
@@ -303,6 +322,11 @@ void Supervisor::reload() {
     }
     spdlog::info("reloading the profiles from {}", options_.profiles().string());
     reload_result_ = "reloaded";
+    notifier_.reloading();
+    struct ReadyAgain {  // whatever the outcome, the service is ready again afterwards
+        ServiceNotifier& notifier;
+        ~ReadyAgain() { notifier.ready(); }
+    } ready_again{notifier_};
     std::unique_ptr<PlanningSession> session;
     try {
         session = std::make_unique<PlanningSession>();
@@ -526,6 +550,64 @@ ControlReply Supervisor::handle(const ControlRequest& request, ControlSession& s
     }
     spdlog::info("control: {} {}", command, fmt::join(accepted, " "));
     return nlohmann::json{{"accepted", accepted}};
+}
+
+// READY=1 once every autostart instance is Running (or has given up: Fatal, Exited), or with
+// --ready-when all-started once every one has been spawned; STATUS= on every change.
+void Supervisor::update_service_status() {
+    if (!notifier_.active()) {
+        return;
+    }
+    int autostart = 0;
+    int ready = 0;
+    int settled = 0;
+    std::string waiting_for;
+    for (const auto& [name, instance] : instances_) {
+        if (!instance->profile().autostart) {
+            continue;
+        }
+        ++autostart;
+        const ProcessState state = instance->state();
+        ready += state == ProcessState::Running ? 1 : 0;
+        const bool gave_up = state == ProcessState::Fatal || state == ProcessState::Exited;
+        const bool done = options_.ready_when == "all-started"
+                              ? instance->ever_started()
+                              : state == ProcessState::Running || gave_up;
+        settled += done ? 1 : 0;
+        if (state != ProcessState::Running && waiting_for.empty()) {
+            const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::steady_clock::now() - instance->started_at());
+            waiting_for =
+                name + " " + to_string(state) +
+                (state == ProcessState::Starting ? " " + std::to_string(seconds.count()) + " s"
+                                                 : "");
+        }
+    }
+    notifier_.status(std::to_string(ready) + "/" + std::to_string(autostart) + " ready" +
+                     (waiting_for.empty() ? "" : ", " + waiting_for) +
+                     (shutting_down_ ? ", stopping" : ""));
+    if (!announced_ready_ && !shutting_down_ && settled == autostart) {
+        announced_ready_ = true;
+        extend_timer_.cancel();
+        notifier_.ready();
+    }
+}
+
+// JVMs take minutes to start and tens of seconds to stop: while the launcher is correctly waiting
+// for them, ask systemd for more time instead of being killed by TimeoutStartSec/TimeoutStopSec.
+void Supervisor::keep_service_manager_waiting() {
+    if (!notifier_.active()) {
+        return;
+    }
+    constexpr auto kEvery = std::chrono::seconds(10);
+    notifier_.extend_timeout(std::chrono::duration_cast<std::chrono::microseconds>(3 * kEvery));
+    extend_timer_.expires_after(kEvery);
+    extend_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && (!announced_ready_ || shutting_down_)) {
+            update_service_status();
+            keep_service_manager_waiting();
+        }
+    });
 }
 
 }  // namespace carbon

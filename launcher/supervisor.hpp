@@ -11,6 +11,7 @@
 #include "cli_options.hpp"
 #include "control_server.hpp"
 #include "planning.hpp"
+#include "service_notifier.hpp"
 #include "supervised_process.hpp"
 
 namespace carbon {
@@ -53,6 +54,8 @@ class Supervisor : public ControlHandler {
     void begin_shutdown();
     void finish_if_all_down();
     void reload();
+    void update_service_status();
+    void keep_service_manager_waiting();
     InstancePaths paths_for(const std::string& name) const;
 
     boost::asio::io_context& io_;
@@ -63,6 +66,9 @@ class Supervisor : public ControlHandler {
     std::map<std::string, std::string> fingerprints_;
 
     std::unique_ptr<ControlServer> control_;
+    ServiceNotifier notifier_;
+    boost::asio::steady_timer extend_timer_;  // EXTEND_TIMEOUT_USEC while starting or stopping
+    bool announced_ready_ = false;
     std::string reload_result_;
     mutable std::map<std::string, std::string> static_status_text_;  // by name, serialized once
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
