@@ -9,6 +9,7 @@
 #include "control_commands.hpp"
 #include "diagnostics.hpp"
 #include "exit_codes.hpp"
+#include "export_command.hpp"
 #include "paths.hpp"
 #include "plan_report.hpp"
 #include "planning.hpp"
@@ -170,6 +171,7 @@ const std::vector<Command>& commands() {
         {"apply", "write the planned offsets into the runtimes' config files (diff, atomic)",
          cmd_apply},
         {"ports", "print the built-in port tables", cmd_ports},
+        {"export", "write one systemd unit per instance (export systemd --out DIR)", cmd_export},
         {"status", "state, pids, offset, uptime, restarts of a running launcher's instances",
          cmd_status},
         {"start", "start instances (--wait shows progress until ready)", cmd_start},
@@ -186,6 +188,12 @@ const std::vector<Command>& commands() {
 }
 
 int cmd_help(const Args& args) {
+    if (!args.empty() && args.front() == "--commands") {  // for shell completion
+        for (const auto& command : commands()) {
+            std::cout << command.name << "\n";
+        }
+        return kExitOk;
+    }
     if (!args.empty()) {
         for (const auto& command : commands()) {
             if (args.front() == command.name && command.run != cmd_help) {

@@ -6,6 +6,7 @@ packages=(
     libboost1.81-dev libboost-program-options1.81-dev
     libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
     libyaml-cpp-dev libtomlplusplus-dev libsystemd-dev
+    help2man dpkg-dev file systemd
     "$@"
 )
 missing=()
