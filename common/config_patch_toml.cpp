@@ -204,7 +204,15 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
     }
     std::string patched = join_lines(lines);
     verify(text, patched, source, setting, [&](toml::table& tree) {
-        tree["server"].as_table()->insert_or_assign("offset", static_cast<int64_t>(offset));
+        toml::table* server_table = tree["server"].as_table();
+        if (server_table ==
+            nullptr) {  // found by the fuzzer: the text's "[server]" is not a header
+            refuse(
+                source, setting,
+                "the parser does not read a [server] table where the text has one (is it inside a "
+                "multi-line string?); set the offset by hand");
+        }
+        server_table->insert_or_assign("offset", static_cast<int64_t>(offset));
     });
     return patched;
 }

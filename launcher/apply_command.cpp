@@ -83,28 +83,22 @@ int cmd_apply(const std::vector<std::string>& args) {
         "name", po::value(&names), "instances (default: all)")("help,h", "this help");
     po::positional_options_description positional;
     positional.add("name", -1);
-    for (const auto& arg : args) {
-        if (arg == "--help" || arg == "-h") {
-            std::cout
-                << "usage: carbon-launcher apply [NAME...] [--dry-run] [--force]\n\n"
-                   "Plans, then writes each instance's offset into its config file (SI and\n"
-                   "Tooling: deployment.yaml; API-M with \"offset_method\": \"config\" or\n"
-                   "\"update_advertised_urls\": deployment.toml), printing a unified diff per\n"
-                   "file. The first change keeps FILE.carbon-launcher.orig. Writes are atomic.\n\n"
-                << options
-                << "\nexamples:\n  carbon-launcher apply --dry-run\n"
-                   "  carbon-launcher apply si-1\n";
-            return kExitOk;
-        }
+    if (wants_help(args)) {
+        std::cout
+            << "usage: carbon-launcher apply [NAME...] [--dry-run] [--force]\n\n"
+               "Plans, then writes each instance's offset into its config file (SI and\n"
+               "Tooling: deployment.yaml; API-M with \"offset_method\": \"config\" or\n"
+               "\"update_advertised_urls\": deployment.toml), printing a unified diff per\n"
+               "file. The first change keeps FILE.carbon-launcher.orig. Writes are atomic.\n\n"
+            << options
+            << "\nexamples:\n  carbon-launcher apply --dry-run\n"
+               "  carbon-launcher apply si-1\n";
+        return kExitOk;
     }
     parse_command_line("apply", args, options, positional);
     const auto session = plan_from_options(common);
     if (!session->plan.ok()) {
-        for (const auto& conflict : session->plan.conflicts) {
-            std::cerr << "carbon-launcher: error: " << conflict.message << "\n";
-        }
-        std::cerr << "carbon-launcher: error: the plan has conflicts; nothing was written "
-                     "(see carbon-launcher plan)\n";
+        report_plan_conflicts(session->plan);
         return kExitUnavailable;
     }
     const auto selected = select_instances(session->plan, names);

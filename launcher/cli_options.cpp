@@ -1,5 +1,7 @@
 #include "cli_options.hpp"
 
+#include <algorithm>
+
 #include "commands.hpp"
 #include "paths.hpp"
 
@@ -13,6 +15,11 @@ std::filesystem::path CommonOptions::profiles() const {
 
 std::filesystem::path CommonOptions::state() const {
     return state_dir.empty() ? default_state_dir() : std::filesystem::path(state_dir);
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+    return std::any_of(args.begin(), args.end(),
+                       [](const std::string& arg) { return arg == "--help" || arg == "-h"; });
 }
 
 std::filesystem::path CommonOptions::socket() const {

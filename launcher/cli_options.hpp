@@ -29,6 +29,9 @@ void add_common_options(boost::program_options::options_description& options,
 void add_socket_options(boost::program_options::options_description& options, CommonOptions& common,
                         bool server);
 
+/// True when the arguments ask for --help / -h.
+bool wants_help(const std::vector<std::string>& args);
+
 /// Parses a subcommand's arguments; throws UsageError with the subcommand named.
 boost::program_options::variables_map parse_command_line(
     const std::string& command, const std::vector<std::string>& args,

@@ -29,15 +29,6 @@ struct Command {
     int (*run)(const Args& args);
 };
 
-bool wants_help(const Args& args) {
-    for (const auto& arg : args) {
-        if (arg == "--help" || arg == "-h") {
-            return true;
-        }
-    }
-    return false;
-}
-
 int print_help(const std::string& usage, const po::options_description& options,
                const std::string& examples) {
     std::cout << "usage: " << usage << "\n\n" << options << "\n";

@@ -45,11 +45,9 @@ bool parse_client_options(const std::string& command, const Args& args, ClientOp
     extra(description);
     po::positional_options_description positional;
     positional.add("name", -1);
-    for (const auto& arg : args) {
-        if (arg == "--help" || arg == "-h") {
-            std::cout << "usage: " << usage << "\n\n" << description;
-            return false;
-        }
+    if (wants_help(args)) {
+        std::cout << "usage: " << usage << "\n\n" << description;
+        return false;
     }
     parse_command_line(command, args, description, positional);
     return true;
@@ -273,6 +271,17 @@ void add_wait_options(po::options_description& description, ClientOptions& optio
         "give up waiting after S seconds (600)");
 }
 
+/// start and stop: NAME... [--wait] [--timeout S].
+int simple_change(const std::string& command, const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options(command, args, options,
+                              "carbon-launcher " + command + " NAME... [--wait] [--timeout S]",
+                              [&](po::options_description& d) { add_wait_options(d, options); })) {
+        return kExitOk;
+    }
+    return change(command, options);
+}
+
 }  // namespace
 
 int cmd_status(const Args& args) {
@@ -294,23 +303,11 @@ int cmd_status(const Args& args) {
 }
 
 int cmd_start(const Args& args) {
-    ClientOptions options;
-    if (!parse_client_options("start", args, options,
-                              "carbon-launcher start NAME... [--wait] [--timeout S]",
-                              [&](po::options_description& d) { add_wait_options(d, options); })) {
-        return kExitOk;
-    }
-    return change("start", options);
+    return simple_change("start", args);
 }
 
 int cmd_stop(const Args& args) {
-    ClientOptions options;
-    if (!parse_client_options("stop", args, options,
-                              "carbon-launcher stop NAME... [--wait] [--timeout S]",
-                              [&](po::options_description& d) { add_wait_options(d, options); })) {
-        return kExitOk;
-    }
-    return change("stop", options);
+    return simple_change("stop", args);
 }
 
 int cmd_restart(const Args& args) {

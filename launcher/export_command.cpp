@@ -27,16 +27,13 @@ int cmd_export(const std::vector<std::string>& args) {
         "help,h", "this help");
     po::positional_options_description positional;
     positional.add("format", 1);
-    for (const auto& arg : args) {
-        if (arg == "--help" || arg == "-h") {
-            std::cout
-                << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n\n"
-                   "Writes carbon-NAME.service for every instance, at the offsets the planner\n"
-                   "chooses now (recorded as sticky), and writes those offsets into the SI and\n"
-                   "Tooling configs, as `apply` does. Copy the units to /etc/systemd/system.\n\n"
-                << options;
-            return kExitOk;
-        }
+    if (wants_help(args)) {
+        std::cout << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n\n"
+                     "Writes carbon-NAME.service for every instance, at the offsets the planner\n"
+                     "chooses now (recorded as sticky), and writes those offsets into the SI and\n"
+                     "Tooling configs, as `apply` does. Copy the units to /etc/systemd/system.\n\n"
+                  << options;
+        return kExitOk;
     }
     parse_command_line("export", args, options, positional);
     if (format != "systemd") {
@@ -44,10 +41,7 @@ int cmd_export(const std::vector<std::string>& args) {
     }
     const auto session = plan_from_options(common);
     if (!session->plan.ok()) {
-        for (const auto& conflict : session->plan.conflicts) {
-            std::cerr << "carbon-launcher: error: " << conflict.message << "\n";
-        }
-        std::cerr << "carbon-launcher: error: the plan has conflicts; nothing was written\n";
+        report_plan_conflicts(session->plan);
         return kExitUnavailable;
     }
     std::vector<const InstancePlan*> instances;

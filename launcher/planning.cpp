@@ -1,5 +1,7 @@
 #include "planning.hpp"
 
+#include <iostream>
+
 #include "host_ports.hpp"
 #include "paths.hpp"
 #include "state_store.hpp"
@@ -14,6 +16,14 @@ std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options)
     const HostPorts host;
     session->plan = plan_offsets(session->profiles, sticky, host);
     return session;
+}
+
+void report_plan_conflicts(const Plan& plan) {
+    for (const auto& conflict : plan.conflicts) {
+        std::cerr << "carbon-launcher: error: " << conflict.message << "\n";
+    }
+    std::cerr << "carbon-launcher: error: the plan has conflicts; nothing was written (see "
+                 "carbon-launcher plan)\n";
 }
 
 }  // namespace carbon

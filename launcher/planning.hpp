@@ -22,4 +22,7 @@ struct PlanningSession {
 /// Throws ConfigError for bad input.
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options);
 
+/// Prints every conflict of a failed plan to stderr, then that nothing was written.
+void report_plan_conflicts(const Plan& plan);
+
 }  // namespace carbon

@@ -64,19 +64,17 @@ int cmd_run(const std::vector<std::string>& args) {
                           "when to report READY=1 to systemd: all-ready (default: every autostart "
                           "instance Running, or given up) or all-started (every one spawned)");
     options.add_options()("help,h", "this help");
-    for (const auto& arg : args) {
-        if (arg == "--help" || arg == "-h") {
-            std::cout
-                << "usage: carbon-launcher run [--profiles DIR] [--state-dir DIR]\n\n"
-                   "The foreground daemon: stops what a crashed earlier launcher left running,\n"
-                   "plans the offsets, writes them into the SI/Tooling configs, then starts and\n"
-                   "supervises every instance (readiness, restart with backoff, logs in\n"
-                   "STATE/logs). SIGTERM or Ctrl-C stops them all gracefully (a second Ctrl-C\n"
-                   "kills); SIGHUP reloads the profiles.\n\n"
-                << options
-                << "\nexamples:\n  carbon-launcher run --profiles /etc/carbon-launcher/profiles\n";
-            return kExitOk;
-        }
+    if (wants_help(args)) {
+        std::cout
+            << "usage: carbon-launcher run [--profiles DIR] [--state-dir DIR]\n\n"
+               "The foreground daemon: stops what a crashed earlier launcher left running,\n"
+               "plans the offsets, writes them into the SI/Tooling configs, then starts and\n"
+               "supervises every instance (readiness, restart with backoff, logs in\n"
+               "STATE/logs). SIGTERM or Ctrl-C stops them all gracefully (a second Ctrl-C\n"
+               "kills); SIGHUP reloads the profiles.\n\n"
+            << options
+            << "\nexamples:\n  carbon-launcher run --profiles /etc/carbon-launcher/profiles\n";
+        return kExitOk;
     }
     parse_command_line("run", args, options);
     if (common.ready_when != "all-ready" && common.ready_when != "all-started") {

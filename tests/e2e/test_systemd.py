@@ -43,18 +43,27 @@ class NotifyTest(unittest.TestCase):
 
     def receive_until(self, predicate, timeout):
         """Collects messages until one satisfies `predicate`; returns it."""
-        deadline = time.monotonic() + timeout
+        for message in self._read(timeout):
+            if predicate(message):
+                return message
+        raise AssertionError(f"no matching notification within {timeout} s; got {[m for _, m in self.messages]}")
+
+    def _collect(self, seconds):
+        for _ in self._read(seconds):
+            pass
+
+    def _read(self, seconds):
+        """Yields each notification that arrives within `seconds`, recording it with its time."""
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.notify.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 data = self.notify.recv(4096).decode()
             except socket.timeout:
-                break
+                return
             for message in data.splitlines():
                 self.messages.append((time.monotonic(), message))
-                if predicate(message):
-                    return message
-        raise AssertionError(f"no matching notification within {timeout} s; got {[m for _, m in self.messages]}")
+                yield message
 
     def pings_between(self, start, end):
         return sum(1 for t, m in self.messages if m == "WATCHDOG=1" and start <= t <= end)
@@ -95,17 +104,6 @@ class NotifyTest(unittest.TestCase):
         self.receive_until(lambda m: m == "READY=1", 10)
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=60), 0)
-
-    def _collect(self, seconds):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.notify.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data = self.notify.recv(4096).decode()
-            except socket.timeout:
-                return
-            for message in data.splitlines():
-                self.messages.append((time.monotonic(), message))
 
 
 if __name__ == "__main__":
