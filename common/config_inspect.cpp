@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "config_patch.hpp"
 #include "diagnostics.hpp"
 #include "text_file.hpp"
 #include "yaml_ports.hpp"
@@ -20,23 +21,6 @@ toml::table parse_toml(const std::string& text, const std::filesystem::path& sou
                               ", column " + std::to_string(e.source().begin.column) + ": " +
                               std::string(e.description()) + "; fix the file");
     }
-}
-
-/// The port in "scheme://host:PORT/..." or 0 when there is no literal number.
-int url_port(const std::string& url) {
-    const auto scheme_end = url.find("://");
-    const std::size_t host_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    const auto colon = url.find(':', host_start);
-    if (colon == std::string::npos) {
-        return 0;
-    }
-    int port = 0;
-    std::size_t i = colon + 1;
-    for (; i < url.size() && std::isdigit(static_cast<unsigned char>(url[i])) && port < 100000;
-         ++i) {
-        port = port * 10 + (url[i] - '0');
-    }
-    return i == colon + 1 ? 0 : port;
 }
 
 void visit_strings(const toml::node& node,
@@ -88,8 +72,8 @@ void review_toml(const Profile& profile, int offset, ConfigReview& review) {
                                   " is ignored: the -DportOffset=" + std::to_string(offset) +
                                   " argument wins");
     }
-    if (offset != 0 && !profile.update_advertised_urls) {
-        const auto stale = stale_advertised_urls(*text, *profile.table, file);
+    if (!profile.update_advertised_urls) {
+        const auto stale = stale_advertised_urls(*text, offset, *profile.table, file);
         if (!stale.empty()) {
             std::string list;
             for (const auto& entry : stale) {
@@ -115,7 +99,7 @@ std::optional<long long> read_toml_server_offset(const std::string& toml_text,
     return std::nullopt;
 }
 
-std::vector<std::string> stale_advertised_urls(const std::string& toml_text,
+std::vector<std::string> stale_advertised_urls(const std::string& toml_text, int offset,
                                                const RuntimeTable& table,
                                                const std::filesystem::path& source) {
     const toml::table root = parse_toml(toml_text, source);
@@ -123,7 +107,8 @@ std::vector<std::string> stale_advertised_urls(const std::string& toml_text,
     visit_strings(root, [&](const std::string& key, const std::string& value) {
         for (const auto& advertised : table.advertised_urls) {
             const PortSpec* port = table.find_port(advertised.port_key);
-            if (key == advertised.toml_key && port != nullptr && url_port(value) == port->base) {
+            if (key == advertised.toml_key && port != nullptr &&
+                moved_url(value, port->base, offset) != value) {
                 stale.push_back(key + " = \"" + value + "\"");
             }
         }

@@ -33,9 +33,9 @@ ConfigReview review_config(const Profile& profile, int offset);
 std::optional<long long> read_toml_server_offset(const std::string& toml_text,
                                                  const std::filesystem::path& source);
 
-/// Every advertised-URL key (any table) whose literal URL port is the table's base port:
-/// "key = value" strings for warnings. Throws ConfigError on bad TOML.
-std::vector<std::string> stale_advertised_urls(const std::string& toml_text,
+/// Every advertised-URL key (any table) whose literal URL does not point where `offset` puts the
+/// port (moved_url's rule): "key = value" strings for warnings. Throws ConfigError on bad TOML.
+std::vector<std::string> stale_advertised_urls(const std::string& toml_text, int offset,
                                                const RuntimeTable& table,
                                                const std::filesystem::path& source);
 

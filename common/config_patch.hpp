@@ -31,6 +31,11 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
 /// API-M: moves the URLs written literally in deployment.toml that the offset does not move
 /// (ws_endpoint, wss_endpoint, websub_*_endpoint) to base + offset. A URL whose port is below
 /// the table's base is the operator's own choice and is left alone.
+/// An advertised URL as it should read at `offset`: its literal port moved to base + offset.
+/// A URL without a literal port, or whose port is below the base (the operator's own choice,
+/// e.g. a load balancer), comes back unchanged.
+std::string moved_url(const std::string& url, int base, int offset);
+
 std::string patch_advertised_urls(const std::string& text, const RuntimeTable& table, int offset,
                                   const std::filesystem::path& source);
 

@@ -108,37 +108,6 @@ void verify(const std::string& original, const std::string& patched,
     }
 }
 
-/// The port in "scheme://host:PORT..." as [begin, end) of its digits, or {npos, npos}.
-std::pair<std::size_t, std::size_t> url_port_span(const std::string& url) {
-    const auto scheme = url.find("://");
-    const std::size_t host = scheme == std::string::npos ? 0 : scheme + 3;
-    auto colon = url.find(':', host);
-    if (colon == std::string::npos) {
-        return {std::string::npos, std::string::npos};
-    }
-    std::size_t end = colon + 1;
-    while (end < url.size() && std::isdigit(static_cast<unsigned char>(url[end]))) {
-        ++end;
-    }
-    if (end == colon + 1 || end - colon - 1 > 5) {
-        return {std::string::npos, std::string::npos};
-    }
-    return {colon + 1, end};
-}
-
-/// The URL with its port moved to base + offset, or the URL unchanged when it is not ours.
-std::string moved_url(const std::string& url, int base, int offset) {
-    const auto [begin, end] = url_port_span(url);
-    if (begin == std::string::npos) {
-        return url;
-    }
-    const int port = std::stoi(url.substr(begin, end - begin));
-    if (port < base) {
-        return url;
-    }
-    return url.substr(0, begin) + std::to_string(base + offset) + url.substr(end);
-}
-
 void move_urls_in_tree(toml::node& node, const RuntimeTable& table, int offset,
                        const std::string& key = "") {
     if (auto* t = node.as_table()) {
@@ -160,6 +129,36 @@ void move_urls_in_tree(toml::node& node, const RuntimeTable& table, int offset,
 }
 
 }  // namespace
+
+/// The port in "scheme://host:PORT..." as [begin, end) of its digits, or {npos, npos}.
+static std::pair<std::size_t, std::size_t> url_port_span(const std::string& url) {
+    const auto scheme = url.find("://");
+    const std::size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+    auto colon = url.find(':', host);
+    if (colon == std::string::npos) {
+        return {std::string::npos, std::string::npos};
+    }
+    std::size_t end = colon + 1;
+    while (end < url.size() && std::isdigit(static_cast<unsigned char>(url[end]))) {
+        ++end;
+    }
+    if (end == colon + 1 || end - colon - 1 > 5) {
+        return {std::string::npos, std::string::npos};
+    }
+    return {colon + 1, end};
+}
+
+std::string moved_url(const std::string& url, int base, int offset) {
+    const auto [begin, end] = url_port_span(url);
+    if (begin == std::string::npos) {
+        return url;
+    }
+    const int port = std::stoi(url.substr(begin, end - begin));
+    if (port < base) {
+        return url;
+    }
+    return url.substr(0, begin) + std::to_string(base + offset) + url.substr(end);
+}
 
 std::string patch_toml_server_offset(const std::string& text, int offset,
                                      const std::filesystem::path& source) {
