@@ -1,12 +1,34 @@
 #include "child_environment.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#ifdef _WIN32
+#define CARBON_ENVIRON _environ  // the C runtime's copy; names keep their Windows case
+#else
 extern char** environ;
+#define CARBON_ENVIRON environ
+#endif
 
 namespace carbon {
 
 std::vector<std::string> child_environment(const Profile& profile,
-                                           const std::map<std::string, std::string>& launcher_env) {
+                                           const std::map<std::string, std::string>& launcher_env,
+                                           Platform platform) {
     std::map<std::string, std::string> env = launcher_env;
+    const bool windows = platform == Platform::Windows;
+    if (windows) {
+        // Windows names are case-insensitive ("Path"): one spelling, so nothing is duplicated.
+        std::map<std::string, std::string> upper;
+        for (auto& [name, value] : env) {
+            std::string key = name;
+            std::transform(key.begin(), key.end(), key.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+            upper[key] = value;
+        }
+        env = std::move(upper);
+    }
     const auto inherited_java = env.find("JAVA_HOME");
     const std::string java_home = !profile.java_home.empty()    ? profile.java_home
                                   : inherited_java != env.end() ? inherited_java->second
@@ -17,7 +39,9 @@ std::vector<std::string> child_environment(const Profile& profile,
     if (!java_home.empty()) {
         env["JAVA_HOME"] = java_home;
         const auto path = env.find("PATH");
-        env["PATH"] = java_home + "/bin" + (path != env.end() ? ":" + path->second : "");
+        const std::string bin = java_home + (windows ? "\\bin" : "/bin");
+        const std::string separator = windows ? ";" : ":";
+        env["PATH"] = bin + (path != env.end() ? separator + path->second : "");
     }
     env["CARBON_HOME"] = profile.home.string();
     if (profile.table != nullptr && profile.table->config_file.ends_with(".yaml")) {
@@ -35,7 +59,7 @@ std::vector<std::string> child_environment(const Profile& profile,
 
 std::map<std::string, std::string> current_environment() {
     std::map<std::string, std::string> env;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    for (char** entry = CARBON_ENVIRON; entry != nullptr && *entry != nullptr; ++entry) {
         const std::string text = *entry;
         const auto equals = text.find('=');
         if (equals != std::string::npos) {

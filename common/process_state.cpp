@@ -1,6 +1,8 @@
 #include "process_state.hpp"
 
-#include <sys/wait.h>
+#ifndef _WIN32
+#include <sys/wait.h>  // only for decoding a POSIX wait status
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -53,27 +55,37 @@ std::string to_string(ExitReason reason) {
     return "?";
 }
 
+#ifndef _WIN32
 ExitStatus ExitStatus::from_wait_status(int status) {
     if (WIFSIGNALED(status)) {
         return {true, WTERMSIG(status)};
     }
     return {false, WEXITSTATUS(status)};
 }
+#endif
 
 std::string ExitStatus::describe() const {
     if (!signaled) {
         return "exit code " + std::to_string(value);
     }
+#ifdef _WIN32
+    const char* name = nullptr;  // Windows has no signals; a status is never `signaled` there
+#else
     const char* name = sigabbrev_np(value);
+#endif
     return "signal " + std::to_string(value) +
            (name != nullptr ? std::string(" (SIG") + name + ")" : "");
 }
 
 bool is_expected_stop_exit(const ExitStatus& status) {
+    // POSIX numbers (the same on every Linux); Windows reports a JVM's CTRL_C exit as 130 too.
+    constexpr int kSigInt = 2, kSigKill = 9, kSigTerm = 15;
+    constexpr int kWindowsControlCExit = static_cast<int>(0xC000013AU);  // STATUS_CONTROL_C_EXIT
     if (status.signaled) {
-        return status.value == SIGTERM || status.value == SIGKILL || status.value == SIGINT;
+        return status.value == kSigTerm || status.value == kSigKill || status.value == kSigInt;
     }
-    return status.value == 0 || status.value == 128 + SIGTERM || status.value == 128 + SIGINT;
+    return status.value == 0 || status.value == 128 + kSigTerm || status.value == 128 + kSigInt ||
+           status.value == kWindowsControlCExit;
 }
 
 std::chrono::milliseconds backoff_delay(const RestartSettings& settings, int failures,

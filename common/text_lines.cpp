@@ -157,4 +157,17 @@ std::string unified_diff(const std::string& before, const std::string& after,
     return out;
 }
 
+std::string last_lines(const std::string& text, int lines) {
+    std::size_t at = text.size();
+    if (at > 0 && text[at - 1] == '\n') {
+        --at;  // the final newline ends the last line, it does not start another
+    }
+    for (int seen = 0; at > 0; --at) {
+        if (text[at - 1] == '\n' && ++seen == lines) {
+            break;
+        }
+    }
+    return text.substr(at);
+}
+
 }  // namespace carbon

@@ -32,4 +32,7 @@ bool is_blank_or_comment(const std::string& line);
 std::string unified_diff(const std::string& before, const std::string& after,
                          const std::string& path);
 
+/// The last `lines` lines of `text` (all of it when it has fewer).
+std::string last_lines(const std::string& text, int lines);
+
 }  // namespace carbon

@@ -16,6 +16,10 @@
 #include "run_command.hpp"
 #include "version.hpp"
 
+#ifdef _WIN32
+#include "windows_service.hpp"
+#endif
+
 namespace po = boost::program_options;
 
 namespace carbon {
@@ -172,6 +176,9 @@ const std::vector<Command>& commands() {
         {"reload", "re-read the profiles: start new, stop removed, restart changed", cmd_reload},
         {"logs", "an instance's captured output (-f follows, -n N lines)", cmd_logs},
         {"wait-ready", "wait until instances are ready", cmd_wait_ready},
+#ifdef _WIN32
+        {"service", "install, uninstall or run as a Windows service (service --help)", cmd_service},
+#endif
         {"version", "print the version", cmd_version},
         {"help", "this help, or `help COMMAND`", cmd_help},
     };
@@ -227,6 +234,11 @@ int dispatch(const Args& words) {
     if (name == "--version" || name == "-V") {
         return cmd_version({});
     }
+#ifdef _WIN32
+    if (name == "internal-console-ctrl-c") {  // not listed: the graceful-stop helper
+        return cmd_internal_console_ctrl_c(Args(words.begin() + 1, words.end()));
+    }
+#endif
     const Command* command = find_command(name);
     if (command == nullptr) {
         std::vector<std::string> names;
@@ -247,6 +259,9 @@ int run_cli(int argc, char** argv) {
     try {
         return dispatch(words);
     } catch (const ControlClientError& e) {
+        std::cerr << "carbon-launcher: error: " << e.what() << "\n";
+        return e.exit_code();
+    } catch (const ExitError& e) {
         std::cerr << "carbon-launcher: error: " << e.what() << "\n";
         return e.exit_code();
     } catch (const UsageError& e) {

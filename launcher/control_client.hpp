@@ -28,8 +28,17 @@ class ControlClient {
 
   private:
     std::optional<nlohmann::json> receive_from_socket(std::chrono::milliseconds timeout);
+    /// Appends what arrives within `left` to input_; false when nothing did. Throws when the
+    /// launcher hangs up.
+    bool read_more(std::chrono::milliseconds left);
+    [[noreturn]] void refuse_permission() const;
 
+#ifdef _WIN32
+    void* pipe_ = nullptr;        // HANDLE, opened for overlapped I/O
+    void* read_event_ = nullptr;  // HANDLE of the event a pending read signals
+#else
     int fd_ = -1;
+#endif
     std::filesystem::path socket_;
     std::string input_;
     std::deque<nlohmann::json> events_;  // events that arrived while a response was awaited

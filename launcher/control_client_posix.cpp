@@ -23,7 +23,7 @@ std::string group_of(const std::filesystem::path& socket) {
     return g != nullptr ? std::string(g->gr_name) : std::to_string(st.st_gid);
 }
 
-[[noreturn]] void refuse_permission(const std::filesystem::path& socket) {
+[[noreturn]] void refuse_permission_on(const std::filesystem::path& socket) {
     const std::string group = group_of(socket);
     throw ControlClientError(kExitNoPermission, "permission denied on " + socket.string() +
                                                     ": root and members of group " + group +
@@ -46,7 +46,7 @@ ControlClient::ControlClient(const std::filesystem::path& socket) : socket_(sock
         ::close(fd_);
         fd_ = -1;
         if (error == EACCES || error == EPERM) {
-            refuse_permission(socket);
+            refuse_permission_on(socket);
         }
         throw ControlClientError(kExitUnavailable,
                                  "no launcher is listening on " + socket.string() + " (" +
@@ -77,36 +77,15 @@ void ControlClient::send(const nlohmann::json& message) {
     }
 }
 
-std::optional<nlohmann::json> ControlClient::receive(std::chrono::milliseconds timeout) {
-    if (!events_.empty()) {
-        auto event = std::move(events_.front());
-        events_.pop_front();
-        return event;
-    }
-    return receive_from_socket(timeout);
-}
-
-std::optional<nlohmann::json> ControlClient::receive_from_socket(
-    std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+bool ControlClient::read_more(std::chrono::milliseconds left) {
     for (;;) {
-        if (const auto newline = input_.find('\n'); newline != std::string::npos) {
-            const std::string line = input_.substr(0, newline);
-            input_.erase(0, newline + 1);
-            return nlohmann::json::parse(line);
-        }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return std::nullopt;
-        }
         pollfd wait{fd_, POLLIN, 0};
         const int ready = ::poll(&wait, 1, static_cast<int>(left.count()));
         if (ready < 0 && errno == EINTR) {
             continue;
         }
         if (ready <= 0) {
-            return std::nullopt;
+            return false;
         }
         char buffer[65536];
         const ssize_t n = ::read(fd_, buffer, sizeof buffer);
@@ -114,38 +93,12 @@ std::optional<nlohmann::json> ControlClient::receive_from_socket(
             throw ControlClientError(kExitUnavailable, "the launcher closed the connection");
         }
         input_.append(buffer, static_cast<std::size_t>(n));
+        return true;
     }
 }
 
-nlohmann::json ControlClient::request(const nlohmann::json& message,
-                                      std::chrono::milliseconds timeout) {
-    send(message);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        const auto reply = receive_from_socket(std::max(left, std::chrono::milliseconds(0)));
-        if (!reply) {
-            throw ControlClientError(kExitUnavailable, "the launcher did not answer within " +
-                                                           std::to_string(timeout.count() / 1000) +
-                                                           " s");
-        }
-        if (reply->contains("event")) {
-            events_.push_back(std::move(*reply));  // for the caller's next receive()
-            continue;
-        }
-        if (!reply->value("ok", false)) {
-            const auto& error = (*reply)["error"];
-            const std::string code = error.value("code", "error");
-            if (code == "permission-denied") {
-                refuse_permission(socket_);
-            }
-            const int exit_code =
-                code == "unknown-instance" || code == "bad-request" ? kExitUsage : kExitFailure;
-            throw ControlClientError(exit_code, error.value("message", code));
-        }
-        return (*reply)["result"];
-    }
+void ControlClient::refuse_permission() const {
+    refuse_permission_on(socket_);
 }
 
 }  // namespace carbon

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <filesystem>
@@ -11,7 +10,20 @@
 
 #include "control_protocol.hpp"
 
+#ifdef _WIN32
+#include <boost/asio/windows/stream_handle.hpp>
+#else
+#include <boost/asio/local/stream_protocol.hpp>
+#endif
+
 namespace carbon {
+
+/// One client's connection: a Unix stream socket, or on Windows one instance of a named pipe.
+#ifdef _WIN32
+using ControlStream = boost::asio::windows::stream_handle;
+#else
+using ControlStream = boost::asio::local::stream_protocol::socket;
+#endif
 
 class ControlSession;
 
@@ -46,8 +58,9 @@ struct ControlSocketOptions {
 
 /// The control socket: a Unix stream socket (no TCP listener at all), mode 0660, owned by the
 /// control group. Every peer is checked with SO_PEERCRED: root, the launcher's own user and
-/// members of the group are served, anyone else is refused and logged. Every client is bounded:
-/// a request line of at most kMaxRequestBytes, a complete request within 10 s, at most 256
+/// members of the group are served, anyone else is refused and logged. On Windows it is a named
+/// pipe whose DACL admits only Administrators, SYSTEM and the control group. Every client is
+/// bounded: a request line of at most kMaxRequestBytes, a complete request within 10 s, at most 256
 /// clients, at most 4 MiB of unread output; past a bound the client is dropped, never the loop.
 class ControlServer {
   public:
@@ -63,24 +76,26 @@ class ControlServer {
     const std::string& group_name() const { return group_name_; }
     unsigned group_id() const { return group_id_; }
     void forget(ControlSession* session);
+    /// A new client: served, or told the launcher is busy.
+    void admit(ControlStream stream);
 
   private:
     void accept();
+    struct Listener;  // the platform's accepting end (control_server_posix/_windows.cpp)
 
     boost::asio::io_context& io_;
     std::filesystem::path path_;
     std::string group_name_;
     unsigned group_id_ = 0;
     ControlHandler& handler_;
-    boost::asio::local::stream_protocol::acceptor acceptor_;
+    std::unique_ptr<Listener> listener_;
     std::set<std::shared_ptr<ControlSession>> sessions_;
 };
 
 /// One client connection.
 class ControlSession : public std::enable_shared_from_this<ControlSession> {
   public:
-    ControlSession(boost::asio::local::stream_protocol::socket socket, ControlServer& server,
-                   ControlHandler& handler);
+    ControlSession(ControlStream stream, ControlServer& server, ControlHandler& handler);
     void start();
     void send(const nlohmann::json& message);
     void send_line(std::string line);  // one serialized message, without its newline
@@ -96,7 +111,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
     void arm_idle_timer();
     void write_next();
 
-    boost::asio::local::stream_protocol::socket socket_;
+    ControlStream socket_;
     ControlServer& server_;
     ControlHandler& handler_;
     boost::asio::steady_timer idle_timer_;

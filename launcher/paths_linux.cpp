@@ -1,5 +1,3 @@
-#include <cstdlib>
-
 #include "paths.hpp"
 
 namespace carbon {
@@ -18,16 +16,6 @@ std::filesystem::path default_socket_path() {
 
 std::filesystem::path default_state_dir() {
     return "/var/lib/carbon-launcher";
-}
-
-std::filesystem::path find_runtimes_dir(const std::string& override_dir) {
-    if (!override_dir.empty()) {
-        return override_dir;
-    }
-    if (const char* env = std::getenv("CARBON_LAUNCHER_RUNTIMES"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    return executable_path().parent_path().parent_path() / "share" / "carbon-launcher" / "runtimes";
 }
 
 }  // namespace carbon

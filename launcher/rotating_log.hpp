@@ -25,7 +25,11 @@ class RotatingLog {
     std::filesystem::path file_;
     std::uintmax_t max_bytes_;
     int max_files_;
+#ifdef _WIN32
+    std::intptr_t fd_ = -1;  // a HANDLE
+#else
     int fd_ = -1;
+#endif
     std::uintmax_t size_ = 0;
 };
 

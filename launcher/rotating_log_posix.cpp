@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "rotating_log.hpp"
+#include "text_lines.hpp"
 
 namespace carbon {
 
@@ -78,16 +79,7 @@ std::string tail_lines(const std::filesystem::path& file, int lines) {
     const ssize_t got = ::pread(fd, text.data(), text.size(), start);
     ::close(fd);
     text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-    std::size_t at = text.size();
-    if (at > 0 && text[at - 1] == '\n') {
-        --at;  // the final newline ends the last line, it does not start another
-    }
-    for (int seen = 0; at > 0; --at) {
-        if (text[at - 1] == '\n' && ++seen == lines) {
-            break;
-        }
-    }
-    return text.substr(at);
+    return last_lines(text, lines);
 }
 
 }  // namespace carbon

@@ -1,10 +1,7 @@
 #include "run_command.hpp"
 
-#include <fcntl.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
@@ -13,6 +10,7 @@
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "state_lock.hpp"
 #include "supervisor.hpp"
 #include "text_file.hpp"
 
@@ -29,28 +27,6 @@ void configure_logging() {
                                                                : "%Y-%m-%d %H:%M:%S.%e %l %v");
     logger->flush_on(spdlog::level::info);
     spdlog::set_default_logger(logger);
-}
-
-/// One launcher per state dir: a second one would start every instance twice.
-int lock_state_dir(const std::filesystem::path& state_dir) {
-    std::filesystem::create_directories(state_dir);
-    const auto lock_file = state_dir / "launcher.lock";
-    const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        throw std::system_error(errno, std::generic_category(),
-                                "cannot open " + lock_file.string());
-    }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        std::string error;
-        const std::string holder = read_text_file(lock_file, error).value_or("?");
-        ::close(fd);
-        return -1 - std::atoi(holder.c_str());
-    }
-    const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-        spdlog::warn("cannot write the pid into {}", lock_file.string());
-    }
-    return fd;  // held open until the process exits
 }
 
 }  // namespace
@@ -82,11 +58,10 @@ int cmd_run(const std::vector<std::string>& args) {
                          common.ready_when + "\"");
     }
     configure_logging();
-    const int lock = lock_state_dir(common.state());
-    if (lock < 0) {
+    if (const auto holder = lock_state_dir(common.state())) {
         spdlog::error(
             "another carbon-launcher (pid {}) already runs with state dir {}; stop it first",
-            -1 - lock, common.state().string());
+            *holder, common.state().string());
         return kExitUnavailable;
     }
     boost::asio::io_context io;

@@ -1,9 +1,20 @@
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "process_state.hpp"
+
+#ifdef _WIN32
+#include <boost/asio/windows/stream_handle.hpp>
+#else
+#include <boost/asio/posix/stream_descriptor.hpp>
+#endif
 
 namespace carbon {
 
@@ -12,18 +23,54 @@ struct SpawnSpec {
     std::vector<std::string> args;  // without argv[0]
     std::vector<std::string> env;   // "NAME=value"
     std::filesystem::path cwd;
-    std::optional<std::pair<unsigned, unsigned>> run_as;  // uid, gid: drop privileges in the child
+    std::optional<std::pair<unsigned, unsigned>> run_as;  // uid, gid: drop privileges (POSIX)
 };
 
-struct Spawned {
-    int pid = -1;        // also the process group id: the child leads a new session
-    int output_fd = -1;  // read end of the pipe that carries its stdout and stderr
+/// The read end of the pipe that carries an instance's stdout and stderr.
+#ifdef _WIN32
+using OutputPipe = boost::asio::windows::stream_handle;
+#else
+using OutputPipe = boost::asio::posix::stream_descriptor;
+#endif
+
+/// Everything one instance runs (the start script, the JVM under it, anything the JVM starts),
+/// handled as one unit. POSIX: a new session, so one process group. Windows: a Job Object with
+/// KILL_ON_JOB_CLOSE that the child joins before its first instruction runs, and a console of
+/// its own, so that CTRL_C reaches the JVM and nothing else. stdin is the null device.
+class ChildGroup {
+  public:
+    /// Starts the child; throws std::system_error when it cannot.
+    ChildGroup(boost::asio::io_context& io, const SpawnSpec& spec);
+    ~ChildGroup();  // never stops anything: a stop is always explicit
+    ChildGroup(const ChildGroup&) = delete;
+    ChildGroup& operator=(const ChildGroup&) = delete;
+
+    /// The main process (the start script).
+    int pid() const;
+    std::unique_ptr<OutputPipe> take_output(boost::asio::io_context& io);
+
+    /// Windows: waits on the loop for the main process and then for each remaining member.
+    /// POSIX: nothing to arm, the supervisor's one SIGCHLD reaper reports exits instead.
+    void watch(std::function<void(ExitStatus)> main_exited, std::function<void()> member_exited);
+
+    /// The graceful stop: SIGTERM to the group, or CTRL_C to the instance's console (never
+    /// CTRL_BREAK, which makes a JVM print a thread dump and carry on). Returns what it did.
+    std::string request_stop();
+    /// The forced stop: SIGKILL to the group, or TerminateJobObject. Returns what it did.
+    std::string kill();
+    /// True while any member is left (POSIX: zombies count until reaped).
+    bool alive() const;
+    /// True when `pid` belongs to this group (a port held by our own JVM is not a conflict).
+    bool contains(int pid) const;
+    /// "process group 1234" or "job of pid 1234", for logs.
+    std::string describe() const;
+
+  private:
+    struct Native;
+    std::unique_ptr<Native> native_;
 };
 
-/// Starts a child in a new session, so that it and everything it starts (the JVM under the
-/// start script) form one process group to signal together. stdin is /dev/null. The child is
-/// not waited for here: the supervisor reaps every child through one SIGCHLD handler.
-/// Throws std::system_error when the spawn fails.
-Spawned spawn_in_new_session(const SpawnSpec& spec);
+/// The launcher's own pid.
+int current_pid();
 
 }  // namespace carbon

@@ -1,6 +1,7 @@
 // The only translation unit that includes Boost.Process v2 (it compiles slowly).
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <system_error>
@@ -14,6 +15,8 @@
 #include <boost/process/v2/src.hpp>
 // clang-format on
 
+#include "proc_stat.hpp"
+#include "process_probe.hpp"
 #include "spawn.hpp"
 
 namespace bp2 = boost::process::v2;
@@ -43,7 +46,13 @@ struct NewSessionInit {
 
 }  // namespace
 
-Spawned spawn_in_new_session(const SpawnSpec& spec) {
+struct ChildGroup::Native {
+    int pid = -1;  // also the process group id: the child leads a new session
+    int output_fd = -1;
+};
+
+ChildGroup::ChildGroup(boost::asio::io_context&, const SpawnSpec& spec)
+    : native_(std::make_unique<Native>()) {
     // Boost.Process calls notify_fork() on the executor's io_context around fork(), and asio
     // then deregisters and re-registers its signal pipe in the middle of the supervisor's loop.
     // The child execs at once and needs none of that: give the launcher a context of its own
@@ -63,9 +72,53 @@ Spawned spawn_in_new_session(const SpawnSpec& spec) {
         throw std::system_error(ec.value(), std::generic_category(),
                                 "cannot start " + spec.executable.string());
     }
-    const int pid = child.id();
+    native_->pid = child.id();
+    native_->output_fd = fds[0];
     child.detach();  // our SIGCHLD reaper owns the exit status, not this handle
-    return {pid, fds[0]};
+}
+
+ChildGroup::~ChildGroup() {
+    if (native_->output_fd >= 0) {
+        ::close(native_->output_fd);
+    }
+}
+
+int ChildGroup::pid() const {
+    return native_->pid;
+}
+
+std::unique_ptr<OutputPipe> ChildGroup::take_output(boost::asio::io_context& io) {
+    const int fd = std::exchange(native_->output_fd, -1);
+    return std::make_unique<OutputPipe>(io, fd);
+}
+
+void ChildGroup::watch(std::function<void(ExitStatus)>, std::function<void()>) {}
+
+std::string ChildGroup::request_stop() {
+    signal_group(native_->pid, SIGTERM);
+    return "SIGTERM to process group " + std::to_string(native_->pid);
+}
+
+std::string ChildGroup::kill() {
+    signal_group(native_->pid, SIGKILL);
+    return "SIGKILL to process group " + std::to_string(native_->pid);
+}
+
+bool ChildGroup::alive() const {
+    return group_alive(native_->pid);
+}
+
+bool ChildGroup::contains(int pid) const {
+    const auto stat = read_proc_stat(pid);
+    return stat && stat->pgrp == native_->pid;
+}
+
+std::string ChildGroup::describe() const {
+    return "process group " + std::to_string(native_->pid);
+}
+
+int current_pid() {
+    return ::getpid();
 }
 
 }  // namespace carbon

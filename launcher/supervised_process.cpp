@@ -1,9 +1,6 @@
 #include "supervised_process.hpp"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <cstdio>
@@ -15,7 +12,6 @@
 #include "launch_spec.hpp"
 #include "port_check.hpp"
 #include "process_probe.hpp"
-#include "spawn.hpp"
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
@@ -114,23 +110,22 @@ std::optional<int> SupervisedProcess::jvm_pid() const {
         return std::nullopt;
     }
     const auto file = profile_->home / profile_->table->pid_file;
-    struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) {
+    std::error_code ec;
+    const std::filesystem::directory_entry entry(file, ec);  // one stat, cached in the entry
+    if (ec || !entry.is_regular_file(ec)) {
         return std::nullopt;
     }
-    const std::int64_t mtime =
-        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    if (mtime != jvm_pid_cache_.mtime_ns || st.st_size != jvm_pid_cache_.size ||
-        !jvm_pid_cache_.pid) {
-        jvm_pid_cache_ = {mtime, st.st_size, live_runtime_pid(file, profile_->home)};
+    const std::int64_t mtime = entry.last_write_time(ec).time_since_epoch().count();
+    const auto size = static_cast<std::int64_t>(entry.file_size(ec));
+    if (mtime != jvm_pid_cache_.mtime_ns || size != jvm_pid_cache_.size || !jvm_pid_cache_.pid) {
+        jvm_pid_cache_ = {mtime, size, live_runtime_pid(file, profile_->home)};
     }
     return jvm_pid_cache_.pid;
 }
 
 void SupervisedProcess::kill_now() {
     if (has_processes()) {
-        spdlog::warn("{}: SIGKILL to process group {}", name(), pgid_);
-        signal_group(pgid_, SIGKILL);
+        spdlog::warn("{}: {}", name(), group_->kill());
     }
 }
 
@@ -166,21 +161,25 @@ void SupervisedProcess::enter_starting() {
     spec.args.assign(argv.begin() + 1, argv.end());
     spec.env = child_environment(*profile_, current_environment());
     spec.cwd = profile_->home;
-    Spawned spawned;
     try {
-        spawned = spawn_in_new_session(spec);
+        group_ = std::make_unique<ChildGroup>(io_, spec);
     } catch (const std::system_error& e) {
         fail_before_spawn(ExitReason::SpawnFailed, e.what());
         return;
     }
-    pid_ = spawned.pid;
-    pgid_ = spawned.pid;
+    pid_ = group_->pid();
+    group_->watch(
+        [this](ExitStatus status) {
+            on_main_exited(status);
+            check_group_drained();
+        },
+        [this] { check_group_drained(); });
     main_exited_ = false;
     start_timed_out_ = false;
     started_at_ = Clock::now();
     ready_at_.reset();
     partial_line_.clear();
-    output_ = std::make_unique<asio::posix::stream_descriptor>(io_, spawned.output_fd);
+    output_ = group_->take_output(io_);
     write_record();
     set_state(ProcessState::Starting,
               "pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_));
@@ -209,15 +208,17 @@ void SupervisedProcess::enter_backoff(milliseconds delay, const std::string& why
 
 void SupervisedProcess::enter_stopping(const std::string& why) {
     probe_timer_.cancel();
-    set_state(ProcessState::Stopping, why + ": SIGTERM to process group " + std::to_string(pgid_));
-    signal_group(pgid_, SIGTERM);
-    arm_deadline(std::chrono::seconds(profile_->stop_timeout_s), [this] {
-        spdlog::warn("{}: still running {} s after SIGTERM: SIGKILL to process group {}", name(),
-                     profile_->stop_timeout_s, pgid_);
+    const std::string how = group_->request_stop();
+    set_state(ProcessState::Stopping, why + ": " + how);
+    arm_deadline(std::chrono::seconds(profile_->stop_timeout_s), [this, how] {
+        if (!group_) {
+            return;  // a queued expiry can outlive the group
+        }
         if (!start_timed_out_) {
             reason_ = ExitReason::StopTimeout;
         }
-        signal_group(pgid_, SIGKILL);
+        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s, how,
+                     group_->kill());
     });
     check_group_drained();
 }
@@ -242,31 +243,38 @@ void SupervisedProcess::fail_before_spawn(ExitReason reason, const std::string& 
                   to_string(reason) + ": " + why);
 }
 
-bool SupervisedProcess::on_child_reaped(int pid, int wait_status) {
-    if (pid != pid_) {
+bool SupervisedProcess::on_child_reaped(int pid, ExitStatus status) {
+    if (pid != pid_ || pid_ < 0) {
         return false;
     }
+    on_main_exited(status);
+    return true;
+}
+
+void SupervisedProcess::on_main_exited(ExitStatus status) {
     main_exited_ = true;
-    exit_status_ = ExitStatus::from_wait_status(wait_status);
+    exit_status_ = status;
     pid_ = -1;
     if (state_ == ProcessState::Starting || state_ == ProcessState::Running) {
         last_error_ = exit_status_.describe();
         reason_ = exit_status_.signaled ? ExitReason::Signal : ExitReason::ExitCode;
-        if (group_alive(pgid_)) {
+        if (group_->alive()) {
             // The start script is gone but part of its group (a JVM) lives on: end it before
             // anything is started again on the same ports.
             set_state(ProcessState::Exited,
                       exit_status_.describe() + "; stopping the rest of its group");
-            signal_group(pgid_, SIGTERM);
-            arm_deadline(std::chrono::seconds(profile_->stop_timeout_s),
-                         [this] { signal_group(pgid_, SIGKILL); });
+            group_->request_stop();
+            arm_deadline(std::chrono::seconds(profile_->stop_timeout_s), [this] {
+                if (group_) {
+                    group_->kill();
+                }
+            });
         }
     }
-    return true;
 }
 
 void SupervisedProcess::check_group_drained() {
-    if (pgid_ > 0 && main_exited_ && !group_alive(pgid_)) {
+    if (group_ && main_exited_ && !group_->alive()) {
         after_group_drained();
     }
 }
@@ -274,7 +282,7 @@ void SupervisedProcess::check_group_drained() {
 void SupervisedProcess::after_group_drained() {
     deadline_.cancel();
     probe_timer_.cancel();
-    pgid_ = -1;
+    group_.reset();
     remove_record();
     const bool was_ready = ready_at_.has_value();
     const auto ready_for =
@@ -422,12 +430,12 @@ void SupervisedProcess::write_record() const {
     InstanceRecord record;
     record.name = name();
     record.pid = pid_;
-    record.pgid = pgid_;
+    record.pgid = pgid();
     const auto stat = read_proc_stat(pid_);
     record.start_time = stat ? stat->start_time : 0;
     record.offset = offset_;
     record.home = profile_->home;
-    record.launcher_pid = ::getpid();
+    record.launcher_pid = current_pid();
     try {
         std::filesystem::create_directories(paths_.record_file.parent_path());
         write_file_atomically(paths_.record_file, render_instance_record(record), {},

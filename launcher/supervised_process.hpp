@@ -3,7 +3,6 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "process_state.hpp"
 #include "profile.hpp"
 #include "rotating_log.hpp"
+#include "spawn.hpp"
 
 namespace carbon {
 
@@ -25,9 +25,9 @@ struct InstancePaths {
     std::filesystem::path record_file;  // STATE/instances/NAME.json
 };
 
-/// One instance: its process group, its state machine and its single deadline timer, whose
-/// meaning depends on the state (start timeout, backoff delay, stop timeout). Every change of
-/// state goes through set_state(), which logs "name: From -> To (why)".
+/// One instance: its ChildGroup (process group or Job Object), its state machine and its single
+/// deadline timer, whose meaning depends on the state (start timeout, backoff delay, stop timeout).
+/// Every change of state goes through set_state(), which logs "name: From -> To (why)".
 class SupervisedProcess {
   public:
     using StateListener = std::function<void(SupervisedProcess&)>;
@@ -39,12 +39,14 @@ class SupervisedProcess {
     void start();     // Stopped/Exited/Fatal -> Starting
     void stop();      // any live state -> Stopping -> Stopped
     void restart();   // a live instance stops, then starts again; others start
-    void kill_now();  // SIGKILL to the group (a second Ctrl-C)
+    void kill_now();  // SIGKILL to the group, or TerminateJobObject (a second Ctrl-C)
 
     /// From the supervisor's SIGCHLD handler: true when `pid` was this instance's main process.
-    bool on_child_reaped(int pid, int wait_status);
+    bool on_child_reaped(int pid, ExitStatus status);
     /// After every reap: a group whose last member just went is finished.
     void check_group_drained();
+    /// True when `pid` is one of this instance's processes.
+    bool owns_process(int pid) const { return group_ && group_->contains(pid); }
 
     const std::string& name() const { return profile_->name; }
     const Profile& profile() const { return *profile_; }
@@ -58,8 +60,8 @@ class SupervisedProcess {
     bool wants_up() const { return want_up_; }
     bool ever_started() const { return ever_started_; }
     /// A process of this instance may still exist.
-    bool has_processes() const { return pgid_ > 0; }
-    int pgid() const { return pgid_; }
+    bool has_processes() const { return group_ != nullptr; }
+    int pgid() const { return group_ ? group_->pid() : -1; }
     std::chrono::steady_clock::time_point started_at() const { return started_at_; }
     std::optional<std::chrono::steady_clock::time_point> ready_at() const { return ready_at_; }
     std::vector<int> readiness_ports() const;
@@ -76,6 +78,7 @@ class SupervisedProcess {
     using Clock = std::chrono::steady_clock;
 
     void set_state(ProcessState to, const std::string& why);
+    void on_main_exited(ExitStatus status);
     void enter_starting();
     void enter_running(const std::string& how);
     void enter_backoff(std::chrono::milliseconds delay, const std::string& why);
@@ -111,8 +114,8 @@ class SupervisedProcess {
     bool want_up_ = false;
     bool ever_started_ = false;
 
-    int pid_ = -1;   // the start script, leader of its session and process group
-    int pgid_ = -1;  // kept until the whole group is gone
+    int pid_ = -1;                       // the start script
+    std::unique_ptr<ChildGroup> group_;  // kept until the whole group is gone
     bool main_exited_ = false;
     ExitStatus exit_status_;
     bool start_timed_out_ = false;
@@ -123,7 +126,7 @@ class SupervisedProcess {
 
     boost::asio::steady_timer deadline_;
     boost::asio::steady_timer probe_timer_;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> output_;
+    std::unique_ptr<OutputPipe> output_;
     std::array<char, 16384> buffer_{};
     std::string partial_line_;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> probes_;

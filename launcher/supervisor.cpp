@@ -2,14 +2,11 @@
 
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <set>
-#include <thread>
 
 #include "config_edits.hpp"
 #include "diagnostics.hpp"
@@ -35,23 +32,19 @@ bool is_live(ProcessState state) {
 /// theirs to keep, not conflicts.
 class HostPortsExceptOurs : public PortProbe {
   public:
-    explicit HostPortsExceptOurs(std::set<int> our_groups) : ours_(std::move(our_groups)) {}
+    explicit HostPortsExceptOurs(std::function<bool(int)> is_ours) : is_ours_(std::move(is_ours)) {}
     bool is_held(int port) const override {
         if (!host_.is_held(port)) {
             return false;
         }
         const auto holder = host_.holder(port);
-        if (!holder.pid) {
-            return true;
-        }
-        const auto stat = read_proc_stat(*holder.pid);
-        return !(stat && ours_.count(stat->pgrp));
+        return !(holder.pid && is_ours_(*holder.pid));
     }
     PortHolder holder(int port) const override { return host_.holder(port); }
 
   private:
     HostPorts host_;
-    std::set<int> ours_;
+    std::function<bool(int)> is_ours_;
 };
 
 /// Writes each instance's offset into its config file before anything starts; one bad file
@@ -77,15 +70,8 @@ std::string fingerprint(const Profile& profile, int offset) {
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, CommonOptions options)
-    : io_(io),
-      options_(std::move(options)),
-      signals_(io, SIGTERM, SIGINT, SIGHUP),
-      notifier_(io),
-      extend_timer_(io) {
-    signals_.add(SIGCHLD);
-    if (std::getenv("CARBON_LAUNCHER_TEST_HOOKS") != nullptr) {
-        signals_.add(SIGUSR1);  // tests: SIGUSR1 blocks the loop, to show the watchdog stops
-    }
+    : io_(io), options_(std::move(options)), signals_(io), notifier_(io), extend_timer_(io) {
+    add_os_signals();
 }
 
 Supervisor::~Supervisor() = default;
@@ -165,46 +151,21 @@ void Supervisor::wait_for_signals() {
     });
 }
 
-void Supervisor::on_signal(int signal) {
-    switch (signal) {
-        case SIGCHLD:
-            reap_children();
-            break;
-        case SIGHUP:
-            reload();
-            break;
-        case SIGUSR1:
-            spdlog::warn("test hook: blocking the event loop for 2 s");
-            std::this_thread::sleep_for(std::chrono::seconds(2));
-            break;
-        case SIGINT:
-            if (++interrupts_ > 1) {
-                spdlog::warn("second interrupt: killing every instance");
-                for (auto& [name, instance] : instances_) {
-                    instance->kill_now();
-                }
-                break;
-            }
-            [[fallthrough]];
-        case SIGTERM:
-            spdlog::info("{}: stopping every instance", signal == SIGINT ? "interrupt" : "SIGTERM");
-            begin_shutdown();
-            break;
-        default:
-            break;
+// Ctrl-C: a graceful stop; a second one kills.
+void Supervisor::interrupt() {
+    if (++interrupts_ > 1) {
+        spdlog::warn("second interrupt: killing every instance");
+        for (auto& [name, instance] : instances_) {
+            instance->kill_now();
+        }
+        return;
     }
+    spdlog::info("interrupt: stopping every instance");
+    begin_shutdown();
 }
 
-// One SIGCHLD may stand for several exits: reap until none is left.
-void Supervisor::reap_children() {
-    int status = 0;
-    pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        // Not ours by pid: an orphan of some instance (reparented to us), now reaped.
-        for_each_instance(
-            [&](SupervisedProcess& instance) { instance.on_child_reaped(pid, status); });
-    }
-    for_each_instance([](SupervisedProcess& instance) { instance.check_group_drained(); });
+void Supervisor::request_shutdown() {
+    asio::post(io_, [this] { begin_shutdown(); });
 }
 
 void Supervisor::for_each_instance(const std::function<void(SupervisedProcess&)>& action) {
@@ -333,14 +294,14 @@ void Supervisor::reload() {
         session->catalog = RuntimeCatalog::load(find_runtimes_dir(options_.runtimes_dir));
         session->profiles = load_profiles(options_.profiles(), session->catalog);
         StickyOffsets current = load_sticky_offsets(options_.state());
-        std::set<int> our_groups;
         for (const auto& [name, instance] : instances_) {
             current[name] = instance->offset();
-            if (instance->pid() > 0) {
-                our_groups.insert(instance->pid());
-            }
         }
-        const HostPortsExceptOurs host(our_groups);
+        const HostPortsExceptOurs host([this](int pid) {
+            return std::any_of(instances_.begin(), instances_.end(), [pid](const auto& entry) {
+                return entry.second->owns_process(pid);
+            });
+        });
         session->plan = plan_offsets(session->profiles, current, host);
         if (!session->plan.ok()) {
             for (const auto& conflict : session->plan.conflicts) {
@@ -464,7 +425,7 @@ std::string Supervisor::status_text(const std::vector<std::string>& names) const
 }
 
 nlohmann::json Supervisor::launcher_status() const {
-    return {{"pid", ::getpid()},
+    return {{"pid", current_pid()},
             {"version", kVersion},
             {"uptime_s",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},

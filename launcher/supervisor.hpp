@@ -30,6 +30,10 @@ class Supervisor : public ControlHandler {
 
     ControlReply handle(const ControlRequest& request, ControlSession& session) override;
 
+    /// From any thread (the Windows service control handler): stop every instance and return
+    /// from run() once they are down.
+    void request_shutdown();
+
   private:
     nlohmann::json instance_status(const SupervisedProcess& instance) const;
     nlohmann::json status(const std::vector<std::string>& names) const;
@@ -41,9 +45,13 @@ class Supervisor : public ControlHandler {
                                                     bool empty_means_all);
     void adopt_plan(std::unique_ptr<PlanningSession> session);
     void add_instance(const InstancePlan& planned, std::shared_ptr<PlanningSession> session);
-    void wait_for_signals();
+    // The platform's half (supervisor_posix.cpp, supervisor_windows.cpp).
+    void add_os_signals();
     void on_signal(int signal);
     void reap_children();
+
+    void wait_for_signals();
+    void interrupt();
     void for_each_instance(const std::function<void(SupervisedProcess&)>& action);
     bool is_retiring(const std::string& name) const;
     void on_state_change(SupervisedProcess& instance);

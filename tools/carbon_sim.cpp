@@ -8,10 +8,10 @@
 // line, and stops gracefully on SIGTERM (exit 143, as a JVM does). HOME/sim.json changes its
 // behaviour: start_delay_ms, stop_delay_ms, crash_after_ms (+ crash_exit_code),
 // exit_121_after_ms (once per marker file), ignore_sigterm, grandchild, bind_host.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#ifndef _WIN32
+#include <fcntl.h>
 #include <unistd.h>
+#endif
 
 #include <boost/asio.hpp>
 #include <chrono>
@@ -28,6 +28,7 @@
 #include "paths.hpp"
 #include "port_table.hpp"
 #include "profile.hpp"
+#include "spawn.hpp"
 #include "text_file.hpp"
 #include "yaml_ports.hpp"
 
@@ -112,26 +113,35 @@ std::string server_name(const carbon::RuntimeTable& table, const fs::path& home)
 }
 
 /// Binds and listens, or exits 1 the way a JVM that cannot bind does.
-int listen_on(const std::string& host, int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    ::inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(fd, 64) != 0) {
+std::unique_ptr<asio::ip::tcp::acceptor> listen_on(asio::io_context& io, const std::string& host,
+                                                   int port) {
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
+    const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host),
+                                           static_cast<unsigned short>(port));
+    boost::system::error_code ec;
+    acceptor->open(endpoint.protocol(), ec);
+#ifndef _WIN32
+    // As the JVM does on Linux. On Windows SO_REUSEADDR would let the bind steal a port.
+    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    ::fcntl(acceptor->native_handle(), F_SETFD, FD_CLOEXEC);  // not into the grandchild
+#endif
+    if (!ec) {
+        acceptor->bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor->listen(64, ec);
+    }
+    if (ec) {
         say("java.net.BindException: Address already in use: " + host + ":" + std::to_string(port));
         std::exit(1);
     }
-    return fd;
+    return acceptor;
 }
 
 void write_pid_file(const carbon::RuntimeTable& table, const fs::path& home) {
     const fs::path file = home / table.pid_file;
     fs::create_directories(file.parent_path());
-    std::string content = std::to_string(::getpid());
+    std::string content = std::to_string(carbon::current_pid());
     if (table.runtime == "api-manager") {
         content.resize(20, '\0');  // API-M pads its pid file with NUL bytes
     }
@@ -160,7 +170,7 @@ int run_jvm(const std::string& runtime, const fs::path& home,
             }
         }
     }
-    say("carbon-sim: " + runtime + " pid " + std::to_string(::getpid()) + " offset " +
+    say("carbon-sim: " + runtime + " pid " + std::to_string(carbon::current_pid()) + " offset " +
         std::to_string(offset) + " home " + home.string());
     for (const auto& arg : args) {
         if (arg.rfind("-D", 0) == 0) {
@@ -168,20 +178,21 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         }
     }
     const auto started = std::chrono::steady_clock::now();
-    std::vector<int> sockets;
+    asio::io_context io;
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> listeners;
     for (const auto& port : ports) {
         if (port.default_open) {
-            sockets.push_back(listen_on(behaviour.bind_host, port.effective(offset)));
+            listeners.push_back(listen_on(io, behaviour.bind_host, port.effective(offset)));
         }
     }
     write_pid_file(*table, home);
+#ifndef _WIN32
     if (behaviour.grandchild && ::fork() == 0) {
         // A helper process in the same group, like the diagnostics JVM of API-M 4.3+.
         ::execl("/bin/sleep", "sleep", "3600", static_cast<char*>(nullptr));
         std::_Exit(127);
     }
-
-    asio::io_context io;
+#endif
     asio::signal_set signals(io, SIGTERM, SIGINT);
     asio::steady_timer start_timer(io), event_timer(io), stop_timer(io);
     int exit_code = 0;
@@ -245,9 +256,6 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         }
     });
     io.run();
-    for (const int fd : sockets) {
-        ::close(fd);
-    }
     return exit_code;
 }
 

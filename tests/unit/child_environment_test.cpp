@@ -21,11 +21,13 @@ TEST_CASE("the launcher's own CARBON_HOME never leaks into an instance") {
     profile.table = test::source_catalog().find("streaming-integrator");
     profile.java_home = "/usr/lib/jvm/17";
     profile.env = {{"JAVA_OPTS", "-Xmx1g"}};
-    const auto env = child_environment(profile, {{"CARBON_HOME", "/opt/other"},
-                                                 {"RUNTIME_HOME", "/opt/other"},
-                                                 {"JAVA_HOME", "/old/jdk"},
-                                                 {"PATH", "/usr/bin"},
-                                                 {"LANG", "C.UTF-8"}});
+    const auto env = child_environment(profile,
+                                       {{"CARBON_HOME", "/opt/other"},
+                                        {"RUNTIME_HOME", "/opt/other"},
+                                        {"JAVA_HOME", "/old/jdk"},
+                                        {"PATH", "/usr/bin"},
+                                        {"LANG", "C.UTF-8"}},
+                                       Platform::Linux);
     CHECK(has(env, "CARBON_HOME=/opt/si-1"));
     CHECK(has(env, "RUNTIME_HOME=/opt/si-1"));
     CHECK(has(env, "JAVA_HOME=/usr/lib/jvm/17"));
@@ -39,9 +41,24 @@ TEST_CASE("API-M gets no RUNTIME_HOME and inherits JAVA_HOME when the profile ha
     Profile profile;
     profile.home = "/opt/apim";
     profile.table = test::source_catalog().find("api-manager");
-    const auto env = child_environment(profile, {{"JAVA_HOME", "/jdk"}});
+    const auto env = child_environment(profile, {{"JAVA_HOME", "/jdk"}}, Platform::Linux);
     CHECK(has(env, "JAVA_HOME=/jdk"));
     CHECK(has(env, "PATH=/jdk/bin"));
     CHECK(std::none_of(env.begin(), env.end(),
                        [](const std::string& e) { return e.rfind("RUNTIME_HOME=", 0) == 0; }));
+}
+
+TEST_CASE("on Windows PATH is found whatever its case and JAVA_HOME\\bin goes first with ';'") {
+    Profile profile;
+    profile.home = "C:\\wso2\\apim-1";
+    profile.table = test::source_catalog().find("api-manager");
+    profile.java_home = "C:\\jdk17";
+    const auto env = child_environment(
+        profile, {{"Path", "C:\\Windows\\system32"}, {"java_home", "C:\\old"}}, Platform::Windows);
+    CHECK(has(env, "PATH=C:\\jdk17\\bin;C:\\Windows\\system32"));
+    CHECK(has(env, "JAVA_HOME=C:\\jdk17"));
+    CHECK(has(env, "CARBON_HOME=C:\\wso2\\apim-1"));
+    CHECK(std::none_of(env.begin(), env.end(), [](const std::string& e) {
+        return e.rfind("Path=", 0) == 0 || e.rfind("java_home=", 0) == 0;
+    }));
 }

@@ -143,8 +143,9 @@ TEST_CASE("every bad profile names the file, the field and the problem") {
         TempDir dir;
         make_home(dir / "apim", "api-manager");
         make_home(dir / "si", "streaming-integrator");
-        std::string text = replace_all(bad.text, "\"APIM\"", "\"" + (dir / "apim").string() + "\"");
-        text = replace_all(text, "\"SI\"", "\"" + (dir / "si").string() + "\"");
+        std::string text =
+            replace_all(bad.text, "\"APIM\"", "\"" + (dir / "apim").generic_string() + "\"");
+        text = replace_all(text, "\"SI\"", "\"" + (dir / "si").generic_string() + "\"");
         const auto diagnostics = diagnostics_of(dir, text);
         REQUIRE_FALSE(diagnostics.empty());
         bool found = false;
@@ -171,7 +172,7 @@ TEST_CASE("a valid profile loads with defaults") {
     write_file(dir / "profiles/apim-1.json",
                "// comments are allowed\n{\"name\": \"apim-1\", \"runtime\": \"api-manager\",\n"
                " /* block */ \"home\": \"" +
-                   (dir / "apim").string() + "\"}\n");
+                   (dir / "apim").generic_string() + "\"}\n");
     const auto profiles = load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
     REQUIRE(profiles.size() == 1);
     const Profile& p = profiles.front();
@@ -210,9 +211,9 @@ TEST_CASE("duplicate names are refused, naming both files") {
     make_home(dir / "h1", "api-manager");
     make_home(dir / "h2", "api-manager");
     write_file(dir / "profiles/a.json", R"({"name":"apim","runtime":"api-manager","home":")" +
-                                            (dir / "h1").string() + "\"}");
+                                            (dir / "h1").generic_string() + "\"}");
     write_file(dir / "profiles/b.json", R"({"name":"apim","runtime":"api-manager","home":")" +
-                                            (dir / "h2").string() + "\"}");
+                                            (dir / "h2").generic_string() + "\"}");
     try {
         load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
         FAIL("expected ConfigError");
@@ -228,10 +229,10 @@ TEST_CASE("duplicate names are refused, naming both files") {
 TEST_CASE("two instances sharing a home are refused") {
     TempDir dir;
     make_home(dir / "h", "api-manager");
-    write_file(dir / "profiles/a.json",
-               R"({"name":"a","runtime":"api-manager","home":")" + (dir / "h").string() + "\"}");
-    write_file(dir / "profiles/b.json",
-               R"({"name":"b","runtime":"api-manager","home":")" + (dir / "h").string() + "/.\"}");
+    write_file(dir / "profiles/a.json", R"({"name":"a","runtime":"api-manager","home":")" +
+                                            (dir / "h").generic_string() + "\"}");
+    write_file(dir / "profiles/b.json", R"({"name":"b","runtime":"api-manager","home":")" +
+                                            (dir / "h").generic_string() + "/.\"}");
     try {
         load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
         FAIL("expected ConfigError");
@@ -248,10 +249,10 @@ TEST_CASE("a cycle in after is refused") {
     make_home(dir / "h2", "api-manager");
     write_file(dir / "profiles/a.json",
                R"({"name":"a","runtime":"api-manager","after":["b"],"home":")" +
-                   (dir / "h1").string() + "\"}");
+                   (dir / "h1").generic_string() + "\"}");
     write_file(dir / "profiles/b.json",
                R"({"name":"b","runtime":"api-manager","after":["a"],"home":")" +
-                   (dir / "h2").string() + "\"}");
+                   (dir / "h2").generic_string() + "\"}");
     try {
         load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
         FAIL("expected ConfigError");
@@ -277,8 +278,8 @@ TEST_CASE("SI ports come from the instance's own deployment.yaml") {
     yaml = replace_all(yaml, "port: 7070", "port: 7071");
     write_file(dir / "si/conf/server/deployment.yaml", yaml);
     write_file(dir / "profiles/si.json",
-               R"({"name":"si","runtime":"streaming-integrator","home":")" + (dir / "si").string() +
-                   "\"}");
+               R"({"name":"si","runtime":"streaming-integrator","home":")" +
+                   (dir / "si").generic_string() + "\"}");
     const auto profiles = load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
     bool found = false;
     for (const auto& port : profiles.front().ports) {
@@ -297,7 +298,7 @@ TEST_CASE("a broken deployment.yaml is reported with its line") {
     write_file(dir / "si/conf/server/deployment.yaml", "wso2.carbon:\n  ports: [1,\n");
     const auto diagnostics =
         diagnostics_of(dir, R"({"name":"si","runtime":"streaming-integrator","home":")" +
-                                (dir / "si").string() + "\"}");
+                                (dir / "si").generic_string() + "\"}");
     REQUIRE(diagnostics.size() == 1);
     CHECK(diagnostics.front().file == dir / "si/conf/server/deployment.yaml");
     CHECK(diagnostics.front().message.find("YAML syntax error at line") != std::string::npos);
@@ -308,7 +309,7 @@ TEST_CASE("profile port overrides enable and add ports") {
     make_home(dir / "apim", "api-manager");
     write_file(
         dir / "profiles/a.json",
-        R"({"name":"a","runtime":"api-manager","home":")" + (dir / "apim").string() +
+        R"({"name":"a","runtime":"api-manager","home":")" + (dir / "apim").generic_string() +
             R"(","ports":{"hazelcast":{"enabled":true,"base":4001},"custom":{"base":12000,"purpose":"my API"}}})");
     const auto profiles = load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
     int seen = 0;

@@ -1,7 +1,6 @@
 #include "test_support.hpp"
 
-#include <unistd.h>
-
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -9,11 +8,20 @@
 namespace carbon::test {
 
 TempDir::TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "carbon-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        throw std::runtime_error("mkdtemp failed");
+    // create_directory fails on a name that exists, so a fresh random name is ours alone.
+    std::random_device seed;
+    std::mt19937_64 random(seed());
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        char name[32];
+        std::snprintf(name, sizeof name, "carbon-test-%012llx",
+                      static_cast<unsigned long long>(random() & 0xffffffffffffULL));
+        const auto candidate = std::filesystem::temp_directory_path() / name;
+        if (std::filesystem::create_directory(candidate)) {
+            path_ = candidate;
+            return;
+        }
     }
-    path_ = pattern;
+    throw std::runtime_error("cannot create a temp directory");
 }
 
 TempDir::~TempDir() {

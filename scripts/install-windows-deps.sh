@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what the Windows cross-build and its Wine tests need, from Debian packages only:
+#   the MinGW-w64 compiler (posix threads, for std::thread/std::mutex), Wine, and the
+#   Debian source packages of the two compiled libraries the launcher links
+#   (boost1.81 for Boost.Program_options, yaml-cpp), built here for x86_64-w64-mingw32.
+# Header-only dependencies (Boost, spdlog, fmt, nlohmann/json, doctest, toml++) come from the
+# Debian -dev packages that scripts/install-deps.sh installs.
+# Usage: scripts/install-windows-deps.sh [DEPS_DIR]   (default: build-win-deps)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+deps=$(realpath -m "${1:-$here/build-win-deps}")
+"$here/scripts/install-deps.sh" g++-mingw-w64-x86-64-posix wine wine64 dpkg-dev
+
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+
+# apt-get source needs deb-src lines: derive them from the machine's own deb822 sources,
+# so the same mirror and snapshot serve the source as served the binaries.
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -e $f ]] || continue
+        sed 's/^Types: deb$/Types: deb-src/' "$f" | "${sudo_cmd[@]}" tee "/etc/apt/sources.list.d/carbon-src-$(basename "$f")" >/dev/null
+    done
+    "${sudo_cmd[@]}" apt-get update -qq
+fi
+
+CXX=x86_64-w64-mingw32-g++-posix
+AR=x86_64-w64-mingw32-ar
+mkdir -p "$deps/src" "$deps/lib" "$deps/include"
+
+# Headers the cross compiler may see. Not /usr/include itself: that holds glibc's headers.
+for h in boost spdlog fmt nlohmann doctest toml++; do
+    ln -sfn "/usr/include/$h" "$deps/include/$h"
+done
+
+build_static() { # NAME OUT_LIB SRC_DIR [extra flags...]
+    local name=$1 lib=$2 src=$3; shift 3
+    local obj="$deps/obj/$name"
+    mkdir -p "$obj"
+    local objs=()
+    for cpp in "$src"/*.cpp; do
+        local o="$obj/$(basename "${cpp%.cpp}").o"
+        "$CXX" -std=c++17 -O2 -DNDEBUG "$@" -c "$cpp" -o "$o"
+        objs+=("$o")
+    done
+    "$AR" rcs "$deps/lib/$lib" "${objs[@]}"
+}
+
+# Boost.Program_options from the boost1.81 source package (its headers are Debian's own copy
+# of the same release in /usr/include/boost).
+if [[ ! -f $deps/lib/libboost_program_options.a ]]; then
+    (cd "$deps/src" && apt-get source --download-only -qq boost1.81 >/dev/null)
+    orig=$(ls "$deps"/src/boost1.81_*.orig.tar.* | head -1)
+    tar -C "$deps/src" -xf "$orig" --wildcards '*/libs/program_options/src/*'
+    po_src=$(ls -d "$deps"/src/boost*/libs/program_options/src | head -1)
+    build_static program_options libboost_program_options.a "$po_src" -I"$deps/include"
+    echo "install-windows-deps: built Boost.Program_options from $(basename "$orig")"
+fi
+
+# yaml-cpp from its source package; its headers come from the same tree.
+if [[ ! -f $deps/lib/libyaml-cpp.a ]]; then
+    (cd "$deps/src" && apt-get source -qq yaml-cpp >/dev/null 2>&1)
+    ycpp=$(ls -d "$deps"/src/yaml-cpp-*/ | head -1)
+    ln -sfn "$ycpp/include/yaml-cpp" "$deps/include/yaml-cpp"
+    build_static yaml-cpp libyaml-cpp.a "$ycpp/src" -I"$ycpp/include" -DYAML_CPP_STATIC_DEFINE
+    echo "install-windows-deps: built yaml-cpp from $(basename "$ycpp")"
+fi
+echo "install-windows-deps: ready in $deps"

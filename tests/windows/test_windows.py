@@ -1,0 +1,223 @@
+"""The Windows build, end to end under Wine: console mode with two API-M instances behind a fake
+api-manager.bat, their job objects, and the service round trip through the SCM.
+
+Run by scripts/test-windows.sh after the cross-build. Everything runs in a private WINEPREFIX that
+is deleted at the end; every process a test starts is ended by its pid.
+"""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(os.environ.get("CARBON_WIN_BUILD", REPO / "build-win"))
+LAUNCHER = BUILD / "bin" / "carbon-launcher.exe"
+SIM = BUILD / "bin" / "carbon-sim.exe"
+FIXTURES = REPO / "tests" / "fixtures"
+WAIT_S = 60
+API_M_HTTPS = 9443
+
+
+def windows_path(path):
+    """Wine maps / to drive Z:."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(what, predicate, timeout=WAIT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # bounded by time, and by 0.2 s per round
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def unix_pids_of(marker):
+    """Linux pids of the Wine processes whose command line holds `marker` (a temp dir of ours)."""
+    pids = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            pids.append((int(entry.name), cmdline))
+    return pids
+
+
+class WinePrefix:
+    """A private, headless Wine prefix with a persistent wineserver (sc needs one)."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="carbon-wine-"))
+        self.env = dict(os.environ, WINEPREFIX=str(self.dir), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+        self.env.pop("DISPLAY", None)
+        started = time.monotonic()
+        subprocess.run(["wineboot", "-i"], env=self.env, capture_output=True, timeout=180, check=True)
+        subprocess.run(["wineserver", "-w"], env=self.env, timeout=180, check=True)
+        subprocess.run(["wineserver", "-p"], env=self.env, timeout=60, check=True)
+        print(f"wine prefix {self.dir} ready in {time.monotonic() - started:.1f} s", flush=True)
+
+    def run(self, *args, timeout=120, check=False):
+        result = subprocess.run(["wine", *map(str, args)], env=self.env, capture_output=True,
+                                text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"wine {args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def close(self):
+        subprocess.run(["wineserver", "-k"], env=self.env, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Workspace:
+    """Two simulated API-M homes whose bin\\api-manager.bat runs carbon-sim.exe, and their profiles."""
+
+    def __init__(self, names=("apim-1", "apim-2")):
+        self.root = pathlib.Path(tempfile.mkdtemp(prefix="carbon-win-e2e-"))
+        self.profiles = self.root / "profiles"
+        self.state = self.root / "state"
+        self.profiles.mkdir()
+        for name in names:
+            home = self.root / "homes" / name
+            (home / "bin").mkdir(parents=True)
+            (home / "repository" / "conf").mkdir(parents=True)
+            shutil.copyfile(FIXTURES / "apim-deployment.toml", home / "repository/conf/deployment.toml")
+            # Shaped like WSO2's: passes its arguments on, runs the "JVM" as a child of cmd.exe.
+            (home / "bin" / "api-manager.bat").write_text(
+                "@echo off\r\n"
+                f"\"{windows_path(SIM)}\" jvm --runtime api-manager --home \"%CARBON_HOME%\" %*\r\n"
+                "exit /b %ERRORLEVEL%\r\n")
+            profile = {"name": name, "runtime": "api-manager", "home": windows_path(home),
+                       "offset": "auto", "java_home": "C:\\jdk-not-needed", "stop_timeout_s": 3}
+            (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
+
+    def log(self, name):
+        path = self.state / "logs" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def close(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def offsets_in_logs(workspace, names):
+    """The offset each instance's "JVM" says it got on its command line, once all have said."""
+    found = {}
+    for name in names:
+        for line in workspace.log(name).splitlines():
+            if "system property portOffset=" in line:
+                found[name] = int(line.rsplit("=", 1)[1])
+    return found if len(found) == len(names) else None
+
+
+class WindowsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for binary in (LAUNCHER, SIM):
+            if not binary.exists():
+                raise unittest.SkipTest(f"{binary} is missing: run scripts/build-windows.sh first")
+        cls.wine = WinePrefix()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.wine.close()
+
+    def setUp(self):
+        self.workspace = Workspace()
+        self.started = []  # Linux pids of processes this test started
+
+    def tearDown(self):
+        for pid, _ in unix_pids_of(str(self.workspace.root)):
+            os.kill(pid, signal.SIGKILL)  # anything of ours still alive: by pid
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+        self.workspace.close()
+
+    def assert_instances_up(self, names):
+        offsets = wait_until("both instances to print their -DportOffset", lambda: offsets_in_logs(self.workspace, names))
+        self.assertEqual(len(set(offsets.values())), len(names), f"offsets must differ: {offsets}")
+        for name, offset in offsets.items():
+            wait_until(f"{name} on port {API_M_HTTPS + offset}", lambda: accepts(API_M_HTTPS + offset))
+        return offsets
+
+    def test_console_mode_runs_two_offsets_and_the_job_ends_them_with_the_launcher(self):
+        names = ["apim-1", "apim-2"]
+        pipe = f"\\\\.\\pipe\\carbon-test-{os.getpid()}"
+        launcher = subprocess.Popen(
+            ["wine", str(LAUNCHER), "run", "--profiles", windows_path(self.workspace.profiles),
+             "--state-dir", windows_path(self.workspace.state), "--socket", pipe],
+            env=self.wine.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(launcher)
+        offsets = self.assert_instances_up(names)
+        print(f"console mode: offsets {offsets}", flush=True)
+        # Each "JVM" got its own -DportOffset on its command line (Wine shows it in /proc).
+        sims = wait_until("two carbon-sim processes", lambda: [c for _, c in unix_pids_of(str(self.workspace.root))
+                                                                if "carbon-sim.exe" in c and "jvm" in c] or None)
+        for offset in offsets.values():
+            self.assertTrue(any(f"-DportOffset={offset}" in c for c in sims), sims)
+
+        status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
+        instances = {i["name"]: i for i in json.loads(status.stdout)["instances"]}
+        for name, offset in offsets.items():
+            self.assertEqual(instances[name]["state"], "Running")
+            self.assertEqual(instances[name]["offset"], offset)
+
+        # Kill the launcher outright: the kernel closes its job handles and the jobs end the rest.
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait(timeout=30)
+        for offset in offsets.values():
+            wait_until(f"port {API_M_HTTPS + offset} to close", lambda: not accepts(API_M_HTTPS + offset), 30)
+        wait_until("no carbon-sim left", lambda: not [c for _, c in unix_pids_of(str(self.workspace.root))
+                                                       if "carbon-sim.exe" in c], 30)
+
+    def test_service_round_trip_with_status_over_the_named_pipe(self):
+        names = ["apim-1", "apim-2"]
+        service = f"carbon-test-{os.getpid()}"
+        pipe = f"\\\\.\\pipe\\carbon-launcher-{service}"
+        install = self.wine.run(LAUNCHER, "service", "install", "--name", service,
+                                "--profiles", windows_path(self.workspace.profiles),
+                                "--state-dir", windows_path(self.workspace.state), check=True)
+        self.assertIn(f"installed service {service}", install.stdout)
+        try:
+            self.wine.run("sc", "start", service, check=True)
+            wait_until("RUNNING", lambda: "RUNNING" in self.wine.run("sc", "query", service).stdout)
+            offsets = self.assert_instances_up(names)
+            print(f"service mode: offsets {offsets}", flush=True)
+            status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
+            instances = {i["name"]: i for i in json.loads(status.stdout)["instances"]}
+            self.assertEqual({n: instances[n]["state"] for n in names}, {n: "Running" for n in names})
+
+            self.wine.run("sc", "stop", service, check=True)
+            wait_until("STOPPED", lambda: "STOPPED" in self.wine.run("sc", "query", service).stdout)
+            for offset in offsets.values():
+                self.assertFalse(accepts(API_M_HTTPS + offset), f"port {API_M_HTTPS + offset} still open")
+            self.assertFalse([c for _, c in unix_pids_of(str(self.workspace.root)) if "carbon-sim.exe" in c])
+            launcher_log = (self.workspace.state / "launcher.log").read_text(errors="replace")
+            self.assertIn("every instance has stopped", launcher_log)
+        finally:
+            uninstall = self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
+        self.assertEqual(uninstall.returncode, 0, uninstall.stdout + uninstall.stderr)
+        self.assertNotIn("RUNNING", self.wine.run("sc", "query", service).stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
