@@ -22,6 +22,7 @@ SIM = BUILD / "bin" / "carbon-sim.exe"
 FIXTURES = REPO / "tests" / "fixtures"
 WAIT_S = 60
 API_M_HTTPS = 9443
+GRACEFUL = "carbon-sim: shutting down (signal 2)"  # the simulated JVM got CTRL_C (SIGINT)
 
 
 def windows_path(path):
@@ -48,7 +49,8 @@ def wait_until(what, predicate, timeout=WAIT_S):
 
 
 def unix_pids_of(marker):
-    """Linux pids of the Wine processes whose command line holds `marker` (a temp dir of ours)."""
+    """Linux pids of the Wine processes whose command line holds `marker` (our temp dir's name: Wine
+    shows Windows command lines, Z:\\tmp\\NAME\\...)."""
     pids = []
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -76,8 +78,16 @@ class WinePrefix:
         print(f"wine prefix {self.dir} ready in {time.monotonic() - started:.1f} s", flush=True)
 
     def run(self, *args, timeout=120, check=False):
-        result = subprocess.run(["wine", *map(str, args)], env=self.env, capture_output=True,
-                                text=True, timeout=timeout)
+        # Output through files, not pipes: Wine's own background processes (services.exe and
+        # friends), started by whichever wine command comes first, inherit the descriptors and
+        # would keep a pipe open long after the command itself has ended.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            code = subprocess.run(["wine", *map(str, args)], env=self.env, stdout=out, stderr=err,
+                                  timeout=timeout).returncode
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(args, code, out.read().decode(errors="replace"),
+                                                 err.read().decode(errors="replace"))
         if check and result.returncode != 0:
             raise AssertionError(f"wine {args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
@@ -95,6 +105,8 @@ class Workspace:
         self.profiles = self.root / "profiles"
         self.state = self.root / "state"
         self.profiles.mkdir()
+        jdk = self.root / "jdk"
+        (jdk / "bin").mkdir(parents=True)  # JAVA_HOME must exist; the simulated JVM needs nothing in it
         for name in names:
             home = self.root / "homes" / name
             (home / "bin").mkdir(parents=True)
@@ -106,7 +118,7 @@ class Workspace:
                 f"\"{windows_path(SIM)}\" jvm --runtime api-manager --home \"%CARBON_HOME%\" %*\r\n"
                 "exit /b %ERRORLEVEL%\r\n")
             profile = {"name": name, "runtime": "api-manager", "home": windows_path(home),
-                       "offset": "auto", "java_home": "C:\\jdk-not-needed", "stop_timeout_s": 3}
+                       "offset": "auto", "java_home": windows_path(jdk), "stop_timeout_s": 3}
             (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
 
     def log(self, name):
@@ -142,14 +154,19 @@ class WindowsTest(unittest.TestCase):
     def setUp(self):
         self.workspace = Workspace()
         self.started = []  # Linux pids of processes this test started
+        self.console_log = open(self.workspace.root / "console.log", "wb")
 
     def tearDown(self):
-        for pid, _ in unix_pids_of(str(self.workspace.root)):
+        for pid, _ in unix_pids_of(self.workspace.root.name):
             os.kill(pid, signal.SIGKILL)  # anything of ours still alive: by pid
         for process in self.started:
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=30)
+        self.console_log.close()
+        if any(error for _, error in self._outcome.result.failures + self._outcome.result.errors
+               if _ is self):
+            print((self.workspace.root / "console.log").read_text(errors="replace")[-4000:])
         self.workspace.close()
 
     def assert_instances_up(self, names):
@@ -165,28 +182,38 @@ class WindowsTest(unittest.TestCase):
         launcher = subprocess.Popen(
             ["wine", str(LAUNCHER), "run", "--profiles", windows_path(self.workspace.profiles),
              "--state-dir", windows_path(self.workspace.state), "--socket", pipe],
-            env=self.wine.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            env=self.wine.env, stdout=self.console_log, stderr=subprocess.STDOUT, start_new_session=True)
         self.started.append(launcher)
         offsets = self.assert_instances_up(names)
         print(f"console mode: offsets {offsets}", flush=True)
         # Each "JVM" got its own -DportOffset on its command line (Wine shows it in /proc).
-        sims = wait_until("two carbon-sim processes", lambda: [c for _, c in unix_pids_of(str(self.workspace.root))
+        sims = wait_until("two carbon-sim processes", lambda: [c for _, c in unix_pids_of(self.workspace.root.name)
                                                                 if "carbon-sim.exe" in c and "jvm" in c] or None)
         for offset in offsets.values():
             self.assertTrue(any(f"-DportOffset={offset}" in c for c in sims), sims)
 
+        # wait-ready follows state events over the pipe until both are Running.
+        self.wine.run(LAUNCHER, "wait-ready", "--socket", pipe, "--timeout", WAIT_S, check=True)
         status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
         instances = {i["name"]: i for i in json.loads(status.stdout)["instances"]}
         for name, offset in offsets.items():
             self.assertEqual(instances[name]["state"], "Running")
             self.assertEqual(instances[name]["offset"], offset)
 
-        # Kill the launcher outright: the kernel closes its job handles and the jobs end the rest.
+        # A graceful stop of one: CTRL_C reaches that instance's own console only.
+        self.wine.run(LAUNCHER, "stop", "apim-1", "--wait", "--socket", pipe, check=True)
+        self.assertIn(GRACEFUL, self.workspace.log("apim-1"))
+        self.assertNotIn(GRACEFUL, self.workspace.log("apim-2"))
+        self.assertFalse(accepts(API_M_HTTPS + offsets["apim-1"]))
+        self.assertTrue(accepts(API_M_HTTPS + offsets["apim-2"]))
+
+        # Kill the launcher outright: the kernel closes its job handles and the job ends the rest.
         os.kill(launcher.pid, signal.SIGKILL)
         launcher.wait(timeout=30)
         for offset in offsets.values():
             wait_until(f"port {API_M_HTTPS + offset} to close", lambda: not accepts(API_M_HTTPS + offset), 30)
-        wait_until("no carbon-sim left", lambda: not [c for _, c in unix_pids_of(str(self.workspace.root))
+        self.assertNotIn(GRACEFUL, self.workspace.log("apim-2"))  # killed by the job, not asked
+        wait_until("no carbon-sim left", lambda: not [c for _, c in unix_pids_of(self.workspace.root.name)
                                                        if "carbon-sim.exe" in c], 30)
 
     def test_service_round_trip_with_status_over_the_named_pipe(self):
@@ -200,8 +227,12 @@ class WindowsTest(unittest.TestCase):
         try:
             self.wine.run("sc", "start", service, check=True)
             wait_until("RUNNING", lambda: "RUNNING" in self.wine.run("sc", "query", service).stdout)
+            # The service reports RUNNING only once every instance is ready: no wait needed here.
+            status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
+            self.assertEqual([i["state"] for i in json.loads(status.stdout)["instances"]], ["Running"] * 2)
             offsets = self.assert_instances_up(names)
             print(f"service mode: offsets {offsets}", flush=True)
+            self.wine.run(LAUNCHER, "wait-ready", "--socket", pipe, "--timeout", WAIT_S, check=True)
             status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
             instances = {i["name"]: i for i in json.loads(status.stdout)["instances"]}
             self.assertEqual({n: instances[n]["state"] for n in names}, {n: "Running" for n in names})
@@ -210,9 +241,13 @@ class WindowsTest(unittest.TestCase):
             wait_until("STOPPED", lambda: "STOPPED" in self.wine.run("sc", "query", service).stdout)
             for offset in offsets.values():
                 self.assertFalse(accepts(API_M_HTTPS + offset), f"port {API_M_HTTPS + offset} still open")
-            self.assertFalse([c for _, c in unix_pids_of(str(self.workspace.root)) if "carbon-sim.exe" in c])
+            self.assertFalse([c for _, c in unix_pids_of(self.workspace.root.name) if "carbon-sim.exe" in c])
             launcher_log = (self.workspace.state / "launcher.log").read_text(errors="replace")
             self.assertIn("every instance has stopped", launcher_log)
+            # Stopped by CTRL_C (the "JVM" ran its shutdown path), not by the job's kill.
+            self.assertNotIn("TerminateJobObject", launcher_log)
+            for name in names:
+                self.assertIn(GRACEFUL, self.workspace.log(name))
         finally:
             uninstall = self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
         self.assertEqual(uninstall.returncode, 0, uninstall.stdout + uninstall.stderr)
