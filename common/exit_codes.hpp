@@ -1,5 +1,8 @@
 #pragma once
 
+#include <stdexcept>
+#include <string>
+
 namespace carbon {
 
 /// Process exit codes, after BSD sysexits.h so scripts can tell failures apart.
@@ -12,6 +15,17 @@ enum ExitCode : int {
     kExitIo = 74,            // a file could not be read or written
     kExitNoPermission = 77,  // not allowed to use the control socket
     kExitConfig = 78,        // a profile, port table or config file is invalid
+};
+
+/// A command's failure with the exit code it means and an operator's message.
+class ExitError : public std::runtime_error {
+  public:
+    ExitError(int exit_code, const std::string& message)
+        : std::runtime_error(message), exit_code_(exit_code) {}
+    int exit_code() const { return exit_code_; }
+
+  private:
+    int exit_code_;
 };
 
 }  // namespace carbon

@@ -17,6 +17,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
                            const std::filesystem::path& like = {},
                            Durability durability = Durability::PowerLoss);
 
+/// The name every temp file of `path` starts with: ".NAME.carbon-launcher-tmp.".
+std::string atomic_temp_prefix(const std::filesystem::path& path);
+
 /// Removes temp files that an earlier write_file_atomically left behind when it was killed.
 void remove_stale_temp_files(const std::filesystem::path& path);
 

@@ -10,10 +10,6 @@
 namespace carbon {
 namespace {
 
-std::string temp_prefix(const std::filesystem::path& path) {
-    return "." + path.filename().string() + ".carbon-launcher-tmp.";
-}
-
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path.string());
 }
@@ -51,7 +47,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     const bool sync = durability == Durability::PowerLoss;
     const std::filesystem::path& mode_source = like.empty() ? path : like;
     const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-    std::string temp = (dir / (temp_prefix(path) + "XXXXXX")).string();
+    std::string temp = (dir / (atomic_temp_prefix(path) + "XXXXXX")).string();
     const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
     if (fd < 0) {
         fail("cannot create a temp file in", dir);
@@ -88,17 +84,6 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     }
     if (sync) {
         fsync_directory(dir);
-    }
-}
-
-void remove_stale_temp_files(const std::filesystem::path& path) {
-    const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-    const std::string prefix = temp_prefix(path);
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.path().filename().string().rfind(prefix, 0) == 0) {
-            std::filesystem::remove(entry.path(), ec);
-        }
     }
 }
 

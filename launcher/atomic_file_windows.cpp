@@ -12,10 +12,6 @@
 namespace carbon {
 namespace {
 
-std::string temp_prefix(const std::filesystem::path& path) {
-    return "." + path.filename().string() + ".carbon-launcher-tmp.";
-}
-
 [[noreturn]] void fail(DWORD error, const std::string& what, const std::filesystem::path& path) {
     throw std::system_error(static_cast<int>(error), std::system_category(),
                             what + " " + path.string());
@@ -28,7 +24,7 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     static std::atomic<unsigned> serial{0};
     const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
     const std::filesystem::path temp =
-        dir / (temp_prefix(path) + std::to_string(::GetCurrentProcessId()) + "-" +
+        dir / (atomic_temp_prefix(path) + std::to_string(::GetCurrentProcessId()) + "-" +
                std::to_string(++serial));
     HANDLE file = ::CreateFileW(temp.wstring().c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW,
                                 FILE_ATTRIBUTE_NORMAL, nullptr);
@@ -57,17 +53,6 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     if (error != 0) {
         ::DeleteFileW(temp.wstring().c_str());
         fail(error, "cannot replace", path);
-    }
-}
-
-void remove_stale_temp_files(const std::filesystem::path& path) {
-    const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-    const std::string prefix = temp_prefix(path);
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.path().filename().string().rfind(prefix, 0) == 0) {
-            std::filesystem::remove(entry.path(), ec);
-        }
     }
 }
 

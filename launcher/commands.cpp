@@ -258,10 +258,7 @@ int run_cli(int argc, char** argv) {
     const Args words(argv + 1, argv + argc);
     try {
         return dispatch(words);
-    } catch (const ControlClientError& e) {
-        std::cerr << "carbon-launcher: error: " << e.what() << "\n";
-        return e.exit_code();
-    } catch (const ExitError& e) {
+    } catch (const ExitError& e) {  // ControlClientError too
         std::cerr << "carbon-launcher: error: " << e.what() << "\n";
         return e.exit_code();
     } catch (const UsageError& e) {

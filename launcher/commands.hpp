@@ -1,5 +1,7 @@
 #pragma once
 
+#include "exit_codes.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -10,17 +12,6 @@ namespace carbon {
 class UsageError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
-};
-
-/// A command's failure with the exit code it means (exit_codes.hpp) and an operator's message.
-class ExitError : public std::runtime_error {
-  public:
-    ExitError(int exit_code, const std::string& message)
-        : std::runtime_error(message), exit_code_(exit_code) {}
-    int exit_code() const { return exit_code_; }
-
-  private:
-    int exit_code_;
 };
 
 /// Parses argv, runs one subcommand and returns the process exit code. Every error that

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "exit_codes.hpp"
+
 namespace carbon {
 
 /// The CLI's side of the control socket: one connection, one JSON object per line.
@@ -44,14 +46,10 @@ class ControlClient {
     std::deque<nlohmann::json> events_;  // events that arrived while a response was awaited
 };
 
-class ControlClientError : public std::runtime_error {
+/// The control client's failures: no daemon (69), permission denied (77), an error answer.
+class ControlClientError : public ExitError {
   public:
-    ControlClientError(int exit_code, const std::string& message)
-        : std::runtime_error(message), exit_code_(exit_code) {}
-    int exit_code() const { return exit_code_; }
-
-  private:
-    int exit_code_;
+    using ExitError::ExitError;
 };
 
 }  // namespace carbon

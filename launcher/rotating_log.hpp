@@ -33,6 +33,10 @@ class RotatingLog {
     std::uintmax_t size_ = 0;
 };
 
+/// NAME.log.(N-1) goes, each NAME.log.k becomes NAME.log.(k+1), NAME.log becomes NAME.log.1
+/// (with max_files 1, NAME.log just goes). The caller has closed NAME.log.
+void shift_rotated_files(const std::filesystem::path& file, int max_files);
+
 /// The last `lines` lines of a log file (at most its last MiB), "" when it does not exist.
 std::string tail_lines(const std::filesystem::path& file, int lines);
 

@@ -43,19 +43,7 @@ void RotatingLog::rotate() {
         ::CloseHandle(handle_of(fd_));
         fd_ = -1;
     }
-    std::error_code ec;
-    const auto numbered = [&](int n) {
-        return std::filesystem::path(file_.string() + "." + std::to_string(n));
-    };
-    std::filesystem::remove(numbered(max_files_ - 1), ec);
-    for (int n = max_files_ - 2; n >= 1; --n) {
-        std::filesystem::rename(numbered(n), numbered(n + 1), ec);
-    }
-    if (max_files_ > 1) {
-        std::filesystem::rename(file_, numbered(1), ec);
-    } else {
-        std::filesystem::remove(file_, ec);
-    }
+    shift_rotated_files(file_, max_files_);
     open();
 }
 

@@ -64,6 +64,15 @@ def unix_pids_of(marker):
     return pids
 
 
+def kill_leftovers(workspace):
+    """Anything of ours still alive after a failed test: by pid."""
+    for pid, _ in unix_pids_of(workspace.root.name):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class WinePrefix:
     """A private, headless Wine prefix with a persistent wineserver (sc needs one)."""
 
@@ -157,8 +166,7 @@ class WindowsTest(unittest.TestCase):
         self.console_log = open(self.workspace.root / "console.log", "wb")
 
     def tearDown(self):
-        for pid, _ in unix_pids_of(self.workspace.root.name):
-            os.kill(pid, signal.SIGKILL)  # anything of ours still alive: by pid
+        kill_leftovers(self.workspace)
         for process in self.started:
             if process.poll() is None:
                 process.kill()
@@ -252,6 +260,36 @@ class WindowsTest(unittest.TestCase):
             uninstall = self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
         self.assertEqual(uninstall.returncode, 0, uninstall.stdout + uninstall.stderr)
         self.assertNotIn("RUNNING", self.wine.run("sc", "query", service).stdout)
+
+    def test_two_services_side_by_side_get_their_own_pipes_and_offsets(self):
+        other = Workspace(("apim-3", "apim-4"))
+        self.addCleanup(other.close)
+        self.addCleanup(kill_leftovers, other)
+        services = {f"carbon-a-{os.getpid()}": (self.workspace, ["apim-1", "apim-2"]),
+                    f"carbon-b-{os.getpid()}": (other, ["apim-3", "apim-4"])}
+        offsets = {}
+        try:
+            for service, (workspace, names) in services.items():  # one after the other: the
+                self.wine.run(LAUNCHER, "service", "install", "--name", service,  # second sees the
+                              "--profiles", windows_path(workspace.profiles),  # first's ports held
+                              "--state-dir", windows_path(workspace.state), check=True)
+                self.wine.run("sc", "start", service, check=True)
+                wait_until(f"{service} RUNNING", lambda: "RUNNING" in self.wine.run("sc", "query", service).stdout)
+                status = self.wine.run(LAUNCHER, "status", "--socket", f"\\\\.\\pipe\\carbon-launcher-{service}",
+                                       "--json", check=True)
+                for instance in json.loads(status.stdout)["instances"]:
+                    self.assertEqual(instance["state"], "Running")
+                    offsets[instance["name"]] = instance["offset"]
+            print(f"two services: offsets {offsets}", flush=True)
+            self.assertEqual(len(offsets), 4)
+            self.assertEqual(len(set(offsets.values())), 4, offsets)
+            for offset in offsets.values():
+                self.assertTrue(accepts(API_M_HTTPS + offset))
+        finally:
+            for service in services:
+                self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
+        for offset in offsets.values():
+            self.assertFalse(accepts(API_M_HTTPS + offset))
 
 
 if __name__ == "__main__":
