@@ -180,6 +180,7 @@ void SupervisedProcess::enter_starting() {
     ready_at_.reset();
     partial_line_.clear();
     output_ = group_->take_output(io_);
+    ++output_generation_;
     write_record();
     set_state(ProcessState::Starting,
               "pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_));
@@ -334,9 +335,16 @@ void SupervisedProcess::arm_deadline(milliseconds after, std::function<void()> o
     });
 }
 
+// A read of an earlier run's pipe can complete after a restart has put the next run's pipe in
+// its place (its EOF, or its cancellation when that pipe was replaced): the generation tells
+// such a completion apart, so it can neither close the new pipe nor log into it.
 void SupervisedProcess::read_output() {
     output_->async_read_some(
-        asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
+        asio::buffer(buffer_), [this, generation = output_generation_](
+                                   const boost::system::error_code& ec, std::size_t n) {
+            if (generation != output_generation_) {
+                return;
+            }
             if (ec) {
                 output_.reset();  // EOF: every writer (script, JVM) has closed the pipe
                 return;

@@ -127,6 +127,7 @@ class SupervisedProcess {
     boost::asio::steady_timer deadline_;
     boost::asio::steady_timer probe_timer_;
     std::unique_ptr<OutputPipe> output_;
+    std::uint64_t output_generation_ = 0;  // one per run: see read_output()
     std::array<char, 16384> buffer_{};
     std::string partial_line_;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> probes_;

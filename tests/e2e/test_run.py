@@ -201,6 +201,14 @@ class LifecycleTest(RunTestCase):
         self.wait_running(launcher, ["si"])
         first = launcher.wait_for(r"apim-1: exit code 121 is a restart request", 30)
         launcher.wait_for(r"apim-1: Starting -> Running", 30, first)
+        # The second run's output lands in the log too (a late EOF of the first run's pipe once
+        # closed the second's).
+        log = self.ws.state / "logs" / "apim-1.log"
+        for _ in range(100):  # up to 10 s
+            if log.read_text().count("carbon-sim: api-manager pid") == 2:
+                break
+            time.sleep(0.1)
+        self.assertEqual(log.read_text().count("carbon-sim: api-manager pid"), 2)
         self.assertEqual(launcher.count("Backoff"), 0)
         self.assertEqual(launcher.count("Fatal"), 0)
         si_script = record(self.ws, "si")["pid"]

@@ -106,8 +106,14 @@ class WinePrefix:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# runtime -> (start script, our fixture, where the runtime keeps it)
+RUNTIMES = {"api-manager": ("api-manager.bat", "apim-deployment.toml", "repository/conf/deployment.toml"),
+            "streaming-integrator": ("server.bat", "si-deployment.yaml", "conf/server/deployment.yaml")}
+
+
 class Workspace:
-    """Two simulated API-M homes whose bin\\api-manager.bat runs carbon-sim.exe, and their profiles."""
+    """Simulated homes whose bin\\*.bat runs carbon-sim.exe the way WSO2's scripts run java, and
+    their profiles (API-M unless a name starts with "si")."""
 
     def __init__(self, names=("apim-1", "apim-2")):
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="carbon-win-e2e-"))
@@ -116,17 +122,20 @@ class Workspace:
         self.profiles.mkdir()
         jdk = self.root / "jdk"
         (jdk / "bin").mkdir(parents=True)  # JAVA_HOME must exist; the simulated JVM needs nothing in it
+        self.homes = {}
         for name in names:
-            home = self.root / "homes" / name
+            runtime = "streaming-integrator" if name.startswith("si") else "api-manager"
+            script, fixture, config = RUNTIMES[runtime]
+            home = self.homes[name] = self.root / "homes" / name
             (home / "bin").mkdir(parents=True)
-            (home / "repository" / "conf").mkdir(parents=True)
-            shutil.copyfile(FIXTURES / "apim-deployment.toml", home / "repository/conf/deployment.toml")
+            (home / config).parent.mkdir(parents=True)
+            shutil.copyfile(FIXTURES / fixture, home / config)
             # Shaped like WSO2's: passes its arguments on, runs the "JVM" as a child of cmd.exe.
-            (home / "bin" / "api-manager.bat").write_text(
+            (home / "bin" / script).write_text(
                 "@echo off\r\n"
-                f"\"{windows_path(SIM)}\" jvm --runtime api-manager --home \"%CARBON_HOME%\" %*\r\n"
+                f"\"{windows_path(SIM)}\" jvm --runtime {runtime} --home \"%CARBON_HOME%\" %*\r\n"
                 "exit /b %ERRORLEVEL%\r\n")
-            profile = {"name": name, "runtime": "api-manager", "home": windows_path(home),
+            profile = {"name": name, "runtime": runtime, "home": windows_path(home),
                        "offset": "auto", "java_home": windows_path(jdk), "stop_timeout_s": 3}
             (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
 
@@ -260,6 +269,37 @@ class WindowsTest(unittest.TestCase):
             uninstall = self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
         self.assertEqual(uninstall.returncode, 0, uninstall.stdout + uninstall.stderr)
         self.assertNotIn("RUNNING", self.wine.run("sc", "query", service).stdout)
+
+    def test_si_yaml_is_patched_before_start_and_exit_121_restarts(self):
+        workspace = Workspace(("apim-1", "si-1"))
+        self.addCleanup(workspace.close)
+        self.addCleanup(kill_leftovers, workspace)
+        (workspace.homes["apim-1"] / "sim.json").write_text('{"exit_121_after_ms": 300}')
+        pipe = f"\\\\.\\pipe\\carbon-si-{os.getpid()}"
+        launcher = subprocess.Popen(
+            ["wine", str(LAUNCHER), "run", "--profiles", windows_path(workspace.profiles),
+             "--state-dir", windows_path(workspace.state), "--socket", pipe],
+            env=self.wine.env, stdout=self.console_log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(launcher)
+        wait_until("apim-1 to ask for a restart", lambda: "restart requested (exit 121)" in workspace.log("apim-1"))
+        wait_until("apim-1 to start again",
+                   lambda: workspace.log("apim-1").count("WSO2 Carbon started in") == 2)
+        self.wine.run(LAUNCHER, "wait-ready", "--socket", pipe, "--timeout", WAIT_S, check=True)
+        status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
+        instances = {i["name"]: i for i in json.loads(status.stdout)["instances"]}
+        self.assertEqual(instances["apim-1"]["restarts"], 1)
+        si_offset = instances["si-1"]["offset"]
+        # SI shares 9443 with API-M at offset 0, so it cannot keep its shipped 0; the launcher wrote
+        # the new offset into its YAML (atomically, with a backup) before starting it.
+        self.assertNotEqual(si_offset, 0)
+        yaml_file = workspace.homes["si-1"] / "conf/server/deployment.yaml"
+        self.assertIn(f"offset: {si_offset}", yaml_file.read_text())
+        self.assertIn("offset: 0", yaml_file.with_name("deployment.yaml.carbon-launcher.orig").read_text())
+        self.assertIn(f" offset {si_offset} home", workspace.log("si-1"))  # what the "JVM" read
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait(timeout=30)
+        wait_until("no carbon-sim left", lambda: not [c for _, c in unix_pids_of(workspace.root.name)
+                                                       if "carbon-sim.exe" in c], 30)
 
     def test_two_services_side_by_side_get_their_own_pipes_and_offsets(self):
         other = Workspace(("apim-3", "apim-4"))
