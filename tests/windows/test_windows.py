@@ -1,5 +1,7 @@
 """The Windows build, end to end under Wine: console mode with two API-M instances behind a fake
-api-manager.bat, their job objects, and the service round trip through the SCM.
+api-manager.bat, graceful stop by CTRL_C to one instance's own console, their job objects, the SI
+YAML patched before start, exit 121, and the service round trip through the SCM (two services
+side by side too).
 
 Run by scripts/test-windows.sh after the cross-build. Everything runs in a private WINEPREFIX that
 is deleted at the end; every process a test starts is ended by its pid.
