@@ -14,6 +14,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "diagnostics.hpp"
 #include "exit_codes.hpp"
 #include "paths.hpp"
 #include "planning.hpp"
@@ -133,8 +134,17 @@ int supervise_as_service(ServiceContext& s) {
     int code = kExitFailure;
     try {
         code = supervisor.run();
-    } catch (const std::exception& e) {
+    } catch (const ConfigError& e) {  // nothing was started: the service stops with 78
+        for (const auto& diagnostic : e.diagnostics()) {
+            spdlog::error("{}", diagnostic.to_string());
+        }
+        code = kExitConfig;
+    } catch (const std::system_error& e) {
         spdlog::error("{}", e.what());
+        code = kExitIo;
+    } catch (const std::exception& e) {
+        spdlog::error("internal error: {}", e.what());
+        code = kExitSoftware;
     }
     std::lock_guard lock(s.mutex);
     s.supervisor = nullptr;
@@ -236,6 +246,14 @@ ServiceHandle open_scm(DWORD access) {
     return scm;
 }
 
+/// One optional setting of a new service: a failure is reported, and the service stays.
+void configure(SC_HANDLE service, DWORD level, void* info, const char* what) {
+    if (!::ChangeServiceConfig2W(service, level, info)) {
+        std::cerr << "carbon-launcher: warning: the service was created without its " << what
+                  << " setting: " << windows_error_text(::GetLastError()) << "\n";
+    }
+}
+
 int install(const std::string& name, CommonOptions options) {
     apply_service_defaults(name, options);
     // Refuse profiles that do not load now, rather than a service that fails at every boot.
@@ -264,18 +282,19 @@ int install(const std::string& name, CommonOptions options) {
         widen("Starts and supervises the WSO2 runtimes of " + options.profiles().string() +
               " with unique port offsets (control pipe " + options.socket().string() + ")");
     SERVICE_DESCRIPTIONW about{description.data()};
-    ::ChangeServiceConfig2W(created.get(), SERVICE_CONFIG_DESCRIPTION, &about);
+    configure(created.get(), SERVICE_CONFIG_DESCRIPTION, &about, "description");
     SC_ACTION restarts[3] = {
         {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 30000}};
     SERVICE_FAILURE_ACTIONSW failure{};
     failure.dwResetPeriod = 24 * 60 * 60;
     failure.cActions = 3;
     failure.lpsaActions = restarts;
-    ::ChangeServiceConfig2W(created.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure);
+    configure(created.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure, "restart on failure");
     SERVICE_FAILURE_ACTIONS_FLAG on_exit_code{TRUE};  // a non-zero exit is a failure too
-    ::ChangeServiceConfig2W(created.get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_exit_code);
+    configure(created.get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_exit_code,
+              "restart after a non-zero exit");
     SERVICE_PRESHUTDOWN_INFO preshutdown{kPreshutdownTimeoutMs};
-    ::ChangeServiceConfig2W(created.get(), SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown);
+    configure(created.get(), SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown, "preshutdown timeout");
     std::cout << "installed service " << name << " (automatic start, restart on failure)\n"
               << "  runs:  " << command_line << "\n"
               << "  start: sc start " << name << "\n"

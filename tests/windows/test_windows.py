@@ -8,6 +8,7 @@ is deleted at the end; every process a test starts is ended by its pid.
 """
 import json
 import os
+import re
 import pathlib
 import shutil
 import signal
@@ -302,6 +303,32 @@ class WindowsTest(unittest.TestCase):
         launcher.wait(timeout=30)
         wait_until("no carbon-sim left", lambda: not [c for _, c in unix_pids_of(workspace.root.name)
                                                        if "carbon-sim.exe" in c], 30)
+
+    def test_a_service_whose_profiles_break_stops_with_78_and_starts_nothing(self):
+        service = f"carbon-bad-{os.getpid()}"
+        self.wine.run(LAUNCHER, "service", "install", "--name", service,
+                      "--profiles", windows_path(self.workspace.profiles),
+                      "--state-dir", windows_path(self.workspace.state), check=True)
+        try:
+            key = f"HKLM\\System\\CurrentControlSet\\Services\\{service}"
+            registry = self.wine.run("reg", "query", key, check=True).stdout
+            self.assertRegex(registry, r"Start\s+REG_DWORD\s+0x2")  # SERVICE_AUTO_START
+            self.assertRegex(registry, r"PreshutdownTimeout\s+REG_DWORD\s+0x2bf20")  # 180 s
+            self.assertIn(f'service run --name {service} --profiles "{windows_path(self.workspace.profiles)}"',
+                          registry)
+            (self.workspace.profiles / "apim-2.json").write_text('{"name": "apim-2", "runtime": ')
+            self.wine.run("sc", "start", service)
+            # sc start returns at once, and the service was STOPPED (exit 0) before it: wait for
+            # the stop that carries the launcher's exit code 78 (EX_CONFIG).
+            wait_until("STOPPED with exit code 78", lambda: re.search(
+                r"STOPPED.*SERVICE_EXIT_CODE\s+:\s+78\b", self.wine.run("sc", "query", service).stdout, re.S))
+            launcher_log = (self.workspace.state / "launcher.log").read_text(errors="replace")
+            self.assertIn("apim-2.json: JSON syntax error", launcher_log)
+            self.assertEqual(self.workspace.log("apim-1"), "")  # nothing was started
+            self.assertFalse([c for _, c in unix_pids_of(self.workspace.root.name) if "carbon-sim.exe" in c])
+        finally:
+            uninstall = self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
+        self.assertEqual(uninstall.returncode, 0, uninstall.stdout + uninstall.stderr)
 
     def test_two_services_side_by_side_get_their_own_pipes_and_offsets(self):
         other = Workspace(("apim-3", "apim-4"))
