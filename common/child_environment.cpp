@@ -18,14 +18,18 @@ std::vector<std::string> child_environment(const Profile& profile,
                                            Platform platform) {
     std::map<std::string, std::string> env = launcher_env;
     const bool windows = platform == Platform::Windows;
-    if (windows) {
-        // Windows names are case-insensitive ("Path"): one spelling, so nothing is duplicated.
-        std::map<std::string, std::string> upper;
-        for (auto& [name, value] : env) {
-            std::string key = name;
-            std::transform(key.begin(), key.end(), key.begin(),
+    // Windows names are case-insensitive ("Path"): one spelling, so nothing is duplicated.
+    const auto key = [windows](std::string name) {
+        if (windows) {
+            std::transform(name.begin(), name.end(), name.begin(),
                            [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-            upper[key] = value;
+        }
+        return name;
+    };
+    if (windows) {
+        std::map<std::string, std::string> upper;
+        for (const auto& [name, value] : env) {
+            upper[key(name)] = value;
         }
         env = std::move(upper);
     }
@@ -48,7 +52,7 @@ std::vector<std::string> child_environment(const Profile& profile,
         env["RUNTIME_HOME"] = profile.home.string();  // SI's scripts honour it too
     }
     for (const auto& [name, value] : profile.env) {
-        env[name] = value;
+        env[key(name)] = value;
     }
     std::vector<std::string> entries;
     for (const auto& [name, value] : env) {

@@ -24,7 +24,7 @@ std::string windows_command_line(const std::vector<std::string>& argv) {
         throw std::invalid_argument("a Windows launch needs cmd.exe /d /c and a script");
     }
     const auto quoted = [](const std::string& arg) {
-        if (arg.find_first_of("\"%\r\n") != std::string::npos) {
+        if (arg.find_first_of(kCmdExeUnpassable) != std::string::npos) {
             throw std::invalid_argument("the argument " + arg +
                                         " holds \" or % or a line break, which cmd.exe cannot "
                                         "pass to the script intact; remove it from \"args\"");

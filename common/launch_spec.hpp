@@ -17,8 +17,8 @@ std::vector<std::string> launch_argv(const Profile& profile, int offset,
 /// command line CreateProcess takes. cmd.exe has its own rules, not the C runtime's: with /s it
 /// strips the outer pair of quotes and runs the rest as typed, so the script and every argument
 /// with a space or one of & | < > ^ ( ) , ; = is quoted. A `"` or `%` in an argument cannot be
-/// passed through cmd.exe intact (% expands variables even inside quotes): std::invalid_argument
-/// names the argument.
+/// passed through cmd.exe intact (kCmdExeUnpassable; profile validation refuses it first):
+/// std::invalid_argument names the argument.
 std::string windows_command_line(const std::vector<std::string>& argv);
 
 /// argv as one line a person can paste into a shell.

@@ -136,6 +136,14 @@ void read_args(JsonFieldReader& reader, Profile& profile, Platform platform) {
                      "in "
                      "JAVA_OPTS through \"env\""});
         }
+        if (platform == Platform::Windows &&
+            arg.find_first_of(kCmdExeUnpassable) != std::string::npos) {
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "\"" + arg +
+                     "\" holds \" or % or a line break, which cmd.exe cannot pass to the .bat "
+                     "intact; remove it, or set the value in JAVA_OPTS through \"env\""});
+        }
         if (arg.rfind("-DportOffset", 0) == 0) {
             reader.diagnostics().push_back(
                 {reader.file(), pointer,

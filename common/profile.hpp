@@ -13,6 +13,10 @@ namespace carbon {
 
 enum class Platform { Linux, Windows };
 
+/// Characters that cmd.exe cannot pass to a batch file intact (% expands variables even inside
+/// quotes; a quote ends the quoting; a line break ends the command).
+inline constexpr const char* kCmdExeUnpassable = "\"%\r\n";
+
 /// The platform this binary was built for.
 Platform host_platform();
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -11,6 +12,15 @@ namespace carbon {
 /// was reused by something else does not count).
 std::optional<int> live_runtime_pid(const std::filesystem::path& pid_file,
                                     const std::filesystem::path& home);
+
+/// A file's modification time and size from one stat (GetFileAttributesEx on Windows), to tell
+/// cheaply whether it changed; nullopt when it is missing or not a regular file.
+struct FileStamp {
+    std::int64_t mtime_ns = 0;
+    std::int64_t size = 0;
+    bool operator==(const FileStamp&) const = default;
+};
+std::optional<FileStamp> file_stamp(const std::filesystem::path& file);
 
 }  // namespace carbon
 

@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
@@ -39,6 +40,15 @@ std::optional<int> live_runtime_pid(const std::filesystem::path& pid_file,
 #include <sys/prctl.h>
 
 namespace carbon {
+
+std::optional<FileStamp> file_stamp(const std::filesystem::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return std::nullopt;
+    }
+    return FileStamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                     static_cast<std::int64_t>(st.st_size)};
+}
 
 std::optional<ProcStat> read_proc_stat(int pid) {
     std::string error;

@@ -42,6 +42,21 @@ std::optional<int> live_runtime_pid(const std::filesystem::path& pid_file,
     return pid;
 }
 
+std::optional<FileStamp> file_stamp(const std::filesystem::path& file) {
+    WIN32_FILE_ATTRIBUTE_DATA attributes{};
+    if (!::GetFileAttributesExW(file.wstring().c_str(), GetFileExInfoStandard, &attributes) ||
+        (attributes.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0) {
+        return std::nullopt;
+    }
+    const auto join = [](DWORD high, DWORD low) {
+        return static_cast<std::int64_t>((static_cast<std::uint64_t>(high) << 32) | low);
+    };
+    return FileStamp{join(attributes.ftLastWriteTime.dwHighDateTime,
+                          attributes.ftLastWriteTime.dwLowDateTime) *
+                         100,  // 100 ns units
+                     join(attributes.nFileSizeHigh, attributes.nFileSizeLow)};
+}
+
 std::optional<ProcStat> read_proc_stat(int) {
     return std::nullopt;  // no /proc; instance records are for Linux's leftover check only
 }

@@ -53,6 +53,9 @@ ServiceContext& service() {
 
 void set_status_locked(ServiceContext& s, DWORD state, DWORD wait_hint) {
     const bool pending = state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING;
+    if (s.status.dwCurrentState != state) {
+        s.status.dwCheckPoint = 0;  // checkpoints count progress within one pending state
+    }
     s.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
     s.status.dwCurrentState = state;
     s.status.dwControlsAccepted =
@@ -87,9 +90,6 @@ DWORD WINAPI control_handler(DWORD control, DWORD, void*, void*) {
         case SERVICE_CONTROL_SHUTDOWN:
         case SERVICE_CONTROL_PRESHUTDOWN: {
             std::lock_guard lock(s.mutex);
-            if (s.status.dwCurrentState != SERVICE_STOP_PENDING) {
-                s.status.dwCheckPoint = 0;
-            }
             set_status_locked(s, SERVICE_STOP_PENDING, kDefaultWaitHintMs);
             s.stop_requested = true;
             if (s.supervisor != nullptr) {
@@ -374,9 +374,6 @@ void report_service_state(ServiceState state) {
     const DWORD native = native_state(state);
     if (s.status.dwCurrentState == SERVICE_STOP_PENDING && native == SERVICE_RUNNING) {
         return;  // a stop has begun: never report Running again
-    }
-    if (s.status.dwCurrentState != native) {
-        s.status.dwCheckPoint = 0;
     }
     set_status_locked(s, native, kDefaultWaitHintMs);
 }

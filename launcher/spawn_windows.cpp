@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/post.hpp>
 #include <boost/asio/windows/object_handle.hpp>
 #include <string>
 #include <system_error>
@@ -121,6 +122,21 @@ std::vector<DWORD> job_members(HANDLE job) {
     return pids;
 }
 
+/// Handles (SYNCHRONIZE) of the job's members that are still running. Liveness and the waits
+/// come from this one list: the job's process count can still include a process whose handle
+/// is already signalled, and a drain judged by the count could then wait for an event that
+/// never comes.
+std::vector<OwnedHandle> running_members(HANDLE job) {
+    std::vector<OwnedHandle> running;
+    for (const DWORD pid : job_members(job)) {
+        OwnedHandle member(::OpenProcess(SYNCHRONIZE, FALSE, pid));
+        if (member.valid() && ::WaitForSingleObject(member.get(), 0) == WAIT_TIMEOUT) {
+            running.push_back(std::move(member));
+        }
+    }
+    return running;
+}
+
 std::filesystem::path command_interpreter() {
     if (const auto comspec = environment_variable(L"ComSpec"); !comspec.empty()) {
         return comspec;
@@ -195,6 +211,7 @@ struct ChildGroup::Native {
 
     void wait_for_main();
     void wait_for_members();
+    void on_member_exit(const std::shared_ptr<WatchState>& state);
 };
 
 ChildGroup::ChildGroup(asio::io_context& io, const SpawnSpec& spec)
@@ -267,24 +284,36 @@ void ChildGroup::Native::wait_for_main() {
 }
 
 // The job's remaining members (a JVM whose cmd.exe has gone): each exit is an event, and the
-// list is read again after each, since a member may have started another.
+// list is read again after each, since a member may have started another. When none is left
+// running, that is an event too, so the owner always hears about the drain.
 void ChildGroup::Native::wait_for_members() {
     members.clear();
-    for (const DWORD member_pid : job_members(job.get())) {
-        HANDLE member = ::OpenProcess(SYNCHRONIZE, FALSE, member_pid);
-        if (member == nullptr) {
-            continue;  // gone between the list and the open
-        }
-        members.push_back(std::make_unique<asio::windows::object_handle>(*io, member));
-        members.back()->async_wait([this, state = watch](const boost::system::error_code& ec) {
-            if (ec || state->cancelled) {
-                return;
-            }
-            state->member_exited();
+    auto running = running_members(job.get());
+    if (running.empty()) {  // drained for good: nothing left could start another
+        asio::post(*io, [state = watch] {
             if (!state->cancelled) {
-                wait_for_members();
+                state->member_exited();
             }
         });
+        return;
+    }
+    for (auto& member : running) {
+        members.push_back(std::make_unique<asio::windows::object_handle>(*io, member.release()));
+        members.back()->async_wait([this, state = watch](const boost::system::error_code& ec) {
+            if (!ec) {
+                on_member_exit(state);
+            }
+        });
+    }
+}
+
+void ChildGroup::Native::on_member_exit(const std::shared_ptr<WatchState>& state) {
+    if (state->cancelled) {
+        return;
+    }
+    state->member_exited();
+    if (!state->cancelled) {  // the callback may have ended the group
+        wait_for_members();
     }
 }
 
@@ -292,15 +321,14 @@ std::string ChildGroup::request_stop() {
     // GenerateConsoleCtrlEvent reaches only the caller's own console, and the launcher must
     // keep its own: a short-lived helper (this binary) attaches to the instance's console and
     // sends CTRL_C there. If it cannot, the stop timeout ends the job.
-    const std::wstring command_line = L"\"" + executable_path().wstring() +
-                                      L"\" internal-console-ctrl-c " +
-                                      std::to_wstring(native_->pid);
-    std::wstring mutable_line = command_line;
+    const std::filesystem::path helper = executable_path();
+    std::wstring command_line =
+        L"\"" + helper.wstring() + L"\" internal-console-ctrl-c " + std::to_wstring(native_->pid);
     STARTUPINFOW startup{};
     startup.cb = sizeof startup;
     PROCESS_INFORMATION info{};
-    if (!::CreateProcessW(executable_path().wstring().c_str(), mutable_line.data(), nullptr,
-                          nullptr, FALSE, DETACHED_PROCESS, nullptr, nullptr, &startup, &info)) {
+    if (!::CreateProcessW(helper.wstring().c_str(), command_line.data(), nullptr, nullptr, FALSE,
+                          DETACHED_PROCESS, nullptr, nullptr, &startup, &info)) {
         return "no CTRL_C (cannot start the helper: error " + std::to_string(::GetLastError()) +
                ")";
     }
@@ -315,12 +343,7 @@ std::string ChildGroup::kill() {
 }
 
 bool ChildGroup::alive() const {
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION accounting{};
-    if (!::QueryInformationJobObject(native_->job.get(), JobObjectBasicAccountingInformation,
-                                     &accounting, sizeof accounting, nullptr)) {
-        return false;
-    }
-    return accounting.ActiveProcesses > 0;
+    return !running_members(native_->job.get()).empty();
 }
 
 bool ChildGroup::contains(int pid) const {

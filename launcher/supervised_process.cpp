@@ -110,15 +110,12 @@ std::optional<int> SupervisedProcess::jvm_pid() const {
         return std::nullopt;
     }
     const auto file = profile_->home / profile_->table->pid_file;
-    std::error_code ec;
-    const std::filesystem::directory_entry entry(file, ec);  // one stat, cached in the entry
-    if (ec || !entry.is_regular_file(ec)) {
+    const auto stamp = file_stamp(file);
+    if (!stamp) {
         return std::nullopt;
     }
-    const std::int64_t mtime = entry.last_write_time(ec).time_since_epoch().count();
-    const auto size = static_cast<std::int64_t>(entry.file_size(ec));
-    if (mtime != jvm_pid_cache_.mtime_ns || size != jvm_pid_cache_.size || !jvm_pid_cache_.pid) {
-        jvm_pid_cache_ = {mtime, size, live_runtime_pid(file, profile_->home)};
+    if (*stamp != jvm_pid_cache_.stamp || !jvm_pid_cache_.pid) {
+        jvm_pid_cache_ = {*stamp, live_runtime_pid(file, profile_->home)};
     }
     return jvm_pid_cache_.pid;
 }

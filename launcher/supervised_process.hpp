@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "process_probe.hpp"
 #include "process_state.hpp"
 #include "profile.hpp"
 #include "rotating_log.hpp"
@@ -101,8 +102,7 @@ class SupervisedProcess {
     StateListener on_change_;
     std::function<void(std::string_view)> output_listener_;
     struct JvmPidCache {
-        std::int64_t mtime_ns = -1;
-        std::int64_t size = -1;
+        FileStamp stamp{-1, -1};
         std::optional<int> pid;
     };
     mutable JvmPidCache jvm_pid_cache_;

@@ -38,13 +38,23 @@ class HostPortsExceptOurs : public PortProbe {
             return false;
         }
         const auto holder = host_.holder(port);
-        return !(holder.pid && is_ours_(*holder.pid));
+        return !(holder.pid && ours(*holder.pid));
     }
     PortHolder holder(int port) const override { return host_.holder(port); }
 
   private:
+    // One JVM holds a dozen ports: ask about each holder once.
+    bool ours(int pid) const {
+        auto known = answers_.find(pid);
+        if (known == answers_.end()) {
+            known = answers_.emplace(pid, is_ours_(pid)).first;
+        }
+        return known->second;
+    }
+
     HostPorts host_;
     std::function<bool(int)> is_ours_;
+    mutable std::map<int, bool> answers_;
 };
 
 /// Writes each instance's offset into its config file before anything starts; one bad file

@@ -53,11 +53,13 @@ TEST_CASE("on Windows PATH is found whatever its case and JAVA_HOME\\bin goes fi
     profile.home = "C:\\wso2\\apim-1";
     profile.table = test::source_catalog().find("api-manager");
     profile.java_home = "C:\\jdk17";
+    profile.env = {{"java_opts", "-Xmx1g"}};
     const auto env = child_environment(
         profile, {{"Path", "C:\\Windows\\system32"}, {"java_home", "C:\\old"}}, Platform::Windows);
     CHECK(has(env, "PATH=C:\\jdk17\\bin;C:\\Windows\\system32"));
     CHECK(has(env, "JAVA_HOME=C:\\jdk17"));
     CHECK(has(env, "CARBON_HOME=C:\\wso2\\apim-1"));
+    CHECK(has(env, "JAVA_OPTS=-Xmx1g"));
     CHECK(std::none_of(env.begin(), env.end(), [](const std::string& e) {
         return e.rfind("Path=", 0) == 0 || e.rfind("java_home=", 0) == 0;
     }));

@@ -328,3 +328,25 @@ TEST_CASE("profile port overrides enable and add ports") {
     }
     CHECK(seen == 2);
 }
+
+TEST_CASE("on Windows an argument cmd.exe cannot pass is refused when the profile loads") {
+    TempDir dir;
+    make_home(dir / "apim", "api-manager");
+    write_file(dir / "apim/bin/api-manager.bat", "@echo off\r\n");
+    write_file(dir / "profiles/p.json", R"({"name":"a","runtime":"api-manager","home":")" +
+                                            (dir / "apim").generic_string() +
+                                            R"(","args":["-Dok=1","-Dpath=%PATH%"]})");
+    try {
+        load_profiles(dir / "profiles", source_catalog(), Platform::Windows);
+        FAIL("the profile loaded");
+    } catch (const ConfigError& e) {
+        REQUIRE(e.diagnostics().size() == 1);
+        const auto& d = e.diagnostics().front();
+        CHECK(d.file == dir / "profiles/p.json");
+        CHECK(d.pointer == "/args/1");
+        CHECK(d.message.find("cmd.exe cannot pass") != std::string::npos);
+    }
+    // The same argument is fine on Linux, where no cmd.exe stands between.
+    make_home(dir / "apim", "api-manager");
+    CHECK(load_profiles(dir / "profiles", source_catalog(), Platform::Linux).size() == 1);
+}

@@ -184,8 +184,8 @@ class WindowsTest(unittest.TestCase):
                 process.kill()
             process.wait(timeout=30)
         self.console_log.close()
-        if any(error for _, error in self._outcome.result.failures + self._outcome.result.errors
-               if _ is self):
+        result = self._outcome.result  # unittest has no public "did this test fail"
+        if any(test is self for test, _ in result.failures + result.errors):
             print((self.workspace.root / "console.log").read_text(errors="replace")[-4000:])
         self.workspace.close()
 
