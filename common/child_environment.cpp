@@ -39,6 +39,9 @@ std::vector<std::string> child_environment(const Profile& profile,
                                                                 : "";
     env.erase("CARBON_HOME");
     env.erase("RUNTIME_HOME");
+    if (profile.table != nullptr && profile.table->family == RuntimeFamily::Carbon5) {
+        env.erase("RUNTIME");  // carbon.sh takes the runtime name from it before RUNTIME_HOME
+    }
     env.erase("JAVA_HOME");
     if (!java_home.empty()) {
         env["JAVA_HOME"] = java_home;
@@ -48,9 +51,6 @@ std::vector<std::string> child_environment(const Profile& profile,
         env["PATH"] = bin + (path != env.end() ? separator + path->second : "");
     }
     env["CARBON_HOME"] = profile.home.string();
-    if (profile.table != nullptr && profile.table->config_file.ends_with(".yaml")) {
-        env["RUNTIME_HOME"] = profile.home.string();  // SI's scripts honour it too
-    }
     for (const auto& [name, value] : profile.env) {
         env[key(name)] = value;
     }

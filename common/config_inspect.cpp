@@ -122,7 +122,7 @@ ConfigReview review_config(const Profile& profile, int offset) {
         return review;
     }
     try {
-        if (profile.table->config_file.ends_with(".yaml")) {
+        if (profile.table->family == RuntimeFamily::Carbon5) {
             review_yaml_offset(profile, offset, review);
         } else {
             review_toml(profile, offset, review);

@@ -8,7 +8,7 @@ std::filesystem::path patched_config_file(const Profile& profile) {
     if (profile.table == nullptr || profile.table->config_file.empty()) {
         return {};
     }
-    const bool yaml = profile.table->config_file.ends_with(".yaml");
+    const bool yaml = profile.table->family == RuntimeFamily::Carbon5;
     const bool edits_toml = profile.offset_method == "config" || profile.update_advertised_urls;
     if (!yaml && !edits_toml) {
         return {};
@@ -22,7 +22,7 @@ std::string patch_instance_config(const Profile& profile, int offset, const std:
     if (file.empty()) {
         return text;
     }
-    if (profile.table->config_file.ends_with(".yaml")) {
+    if (profile.table->family == RuntimeFamily::Carbon5) {
         return patch_si_offset(text, offset, file, force);
     }
     std::string patched = text;

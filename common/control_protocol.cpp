@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "diagnostics.hpp"
+#include "json_reader.hpp"
 
 namespace carbon {
 namespace {
@@ -15,17 +16,18 @@ const std::vector<std::string> kCommands = {"status", "start", "stop", "restart"
 ControlRequest parse_control_request(const std::string& line) {
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw ProtocolError("bad-request", std::string("not JSON: ") + e.what());
+        json = parse_bounded_json(line, /*comments=*/false);
+    } catch (const JsonInputError& e) {
+        throw ProtocolError("bad-request", "not a valid request: " + to_valid_utf8(e.what()) +
+                                               (e.pointer().empty() ? "" : " at " + e.pointer()));
     }
     if (!json.is_object()) {
         throw ProtocolError("bad-request", "a request is a JSON object");
     }
     ControlRequest request;
     request.id = json.value("id", nlohmann::json());
-    if (!json.contains("v") || !json["v"].is_number_integer() ||
-        json["v"].get<int>() != kControlProtocolVersion) {
+    if (!json.contains("v") ||
+        !integer_within(json["v"], kControlProtocolVersion, kControlProtocolVersion)) {
         throw ProtocolError("bad-version", "this launcher speaks protocol version " +
                                                std::to_string(kControlProtocolVersion) +
                                                "; use a carbon-launcher CLI of the same version");
@@ -53,11 +55,11 @@ ControlRequest parse_control_request(const std::string& line) {
         }
     }
     if (json.contains("lines")) {
-        if (!json["lines"].is_number_integer() || json["lines"].get<long long>() < 0 ||
-            json["lines"].get<long long>() > 100000) {
+        const auto lines = integer_within(json["lines"], 0, 100000);
+        if (!lines) {
             throw ProtocolError("bad-request", "\"lines\" must be an integer from 0 to 100000");
         }
-        request.lines = json["lines"].get<int>();
+        request.lines = static_cast<int>(*lines);
     }
     if (json.contains("follow")) {
         if (!json["follow"].is_boolean()) {
@@ -94,6 +96,34 @@ nlohmann::json control_event(const std::string& event, nlohmann::json body) {
     body["v"] = kControlProtocolVersion;
     body["event"] = event;
     return body;
+}
+
+std::string serialize_control_message(const nlohmann::json& message) {
+    return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void encode_output_data(nlohmann::json& body) {
+    const auto data = body.find("data");
+    if (data == body.end() || !data->is_string()) {
+        return;
+    }
+    const auto& bytes = data->get_ref<const std::string&>();
+    if (is_valid_utf8(bytes)) {
+        return;
+    }
+    body["data_base64"] = base64_encode(bytes);
+    *data = to_valid_utf8(bytes);
+}
+
+std::string decode_output_data(const nlohmann::json& body) {
+    const auto exact = body.find("data_base64");
+    if (exact != body.end() && exact->is_string()) {
+        if (auto bytes = base64_decode(exact->get_ref<const std::string&>())) {
+            return std::move(*bytes);
+        }
+    }
+    const auto data = body.find("data");
+    return data != body.end() && data->is_string() ? data->get<std::string>() : std::string();
 }
 
 }  // namespace carbon

@@ -49,4 +49,16 @@ nlohmann::json control_error(const nlohmann::json& id, const std::string& code,
                              const std::string& message);
 nlohmann::json control_event(const std::string& event, nlohmann::json body);
 
+/// One message as a protocol line (without its newline). Never throws for text that is not
+/// UTF-8: any ill-formed sequence is sent as U+FFFD.
+std::string serialize_control_message(const nlohmann::json& message);
+
+/// Instance output is bytes, not text. In a "logs" reply or a "log" event, "data" is always
+/// valid UTF-8: the output itself when it is, otherwise the output with every ill-formed
+/// sequence replaced by U+FFFD, and then "data_base64" carries the exact bytes as well.
+/// encode_output_data applies this to a body whose "data" holds the raw bytes.
+void encode_output_data(nlohmann::json& body);
+/// The exact output bytes of such a body: "data_base64" when present, else "data".
+std::string decode_output_data(const nlohmann::json& body);
+
 }  // namespace carbon

@@ -25,16 +25,17 @@ StickyOffsets parse_sticky_offsets(const std::string& text, const std::filesyste
     if (!root.is_object() || !root.contains("offsets") || !root["offsets"].is_object()) {
         fail("/offsets", "expected an object of instance: offset");
     }
-    if (root.value("version", 0) != kStateVersion) {
+    if (!root.contains("version") ||
+        integer_within(root["version"], kStateVersion, kStateVersion) == std::nullopt) {
         fail("/version", "unsupported state version");
     }
     StickyOffsets offsets;
     for (const auto& [name, value] : root["offsets"].items()) {
-        if (!value.is_number_integer() || value.get<long long>() < 0 ||
-            value.get<long long>() > 65535) {
-            fail("/offsets/" + name, "expected an offset from 0 to 65535");
+        const auto offset = integer_within(value, 0, 65535);
+        if (!offset) {
+            fail("/offsets/" + json_pointer_token(name), "expected an offset from 0 to 65535");
         }
-        offsets[name] = value.get<int>();
+        offsets[name] = static_cast<int>(*offset);
     }
     return offsets;
 }

@@ -22,6 +22,72 @@ bool RuntimeTable::supports_method(const std::string& method) const {
     return std::find(offset_methods.begin(), offset_methods.end(), method) != offset_methods.end();
 }
 
+bool RuntimeTable::masks_exit_status(const std::filesystem::path& script) const {
+    // The fact is about the pack's own scripts; a script of the operator's ("script" in the
+    // profile) is taken at its word.
+    const std::string name = script.filename().string();
+    const auto is_named = [&name](const std::vector<std::string>& scripts) {
+        return std::any_of(scripts.begin(), scripts.end(), [&name](const std::string& known) {
+            return std::filesystem::path(known).filename().string() == name;
+        });
+    };
+    if (is_named(linux_scripts)) {
+        return linux_exit_status == ScriptExitStatus::Masked;
+    }
+    if (is_named(windows_scripts)) {
+        return windows_exit_status == ScriptExitStatus::Masked;
+    }
+    return false;
+}
+
+std::string to_string(RuntimeFamily family) {
+    return family == RuntimeFamily::Carbon5 ? "carbon5" : "carbon4";
+}
+
+namespace {
+
+RuntimeFamily parse_family(JsonFieldReader& reader) {
+    const std::string family = reader.string("family", "carbon4");
+    if (family != "carbon4" && family != "carbon5") {
+        reader.error("family", "expected \"carbon4\" (API-M) or \"carbon5\" (SI, SI Tooling)");
+    }
+    return family == "carbon5" ? RuntimeFamily::Carbon5 : RuntimeFamily::Carbon4;
+}
+
+ScriptExitStatus parse_exit_status(JsonFieldReader& reader, const std::string& platform) {
+    const std::string value = reader.string(platform, "jvm");
+    if (value != "masked" && value != "jvm") {
+        reader.error(platform,
+                     "expected \"masked\" (the script exits 0 whatever the JVM did) or \"jvm\" "
+                     "(it ends on the JVM's exit code)");
+    }
+    return value == "masked" ? ScriptExitStatus::Masked : ScriptExitStatus::Jvm;
+}
+
+// Carbon 5 reads CARBON_HOME/conf/<basename of RUNTIME_HOME>/deployment.yaml: a table whose
+// config file disagrees with its runtime home would patch a file the runtime never reads.
+void check_carbon5_layout(const RuntimeTable& table, JsonFieldReader& reader) {
+    if (table.family != RuntimeFamily::Carbon5) {
+        return;
+    }
+    if (table.runtime_home.empty()) {
+        reader.error("runtime_home",
+                     "a carbon5 runtime needs the RUNTIME_HOME its scripts default to, e.g. "
+                     "\"wso2/server\"");
+        return;
+    }
+    const std::string runtime_name =
+        std::filesystem::path(table.runtime_home).lexically_normal().filename().string();
+    const std::string expected = "conf/" + runtime_name + "/deployment.yaml";
+    if (table.config_file != expected) {
+        reader.error("config_file", "Carbon 5 reads " + expected + " for the runtime name \"" +
+                                        runtime_name +
+                                        "\" (from runtime_home); fix one of the two");
+    }
+}
+
+}  // namespace
+
 static PortSpec parse_port(const nlohmann::json& item, const std::filesystem::path& source,
                            const std::string& pointer, std::vector<Diagnostic>& diagnostics) {
     JsonFieldReader reader(item, source, pointer, diagnostics);
@@ -58,6 +124,15 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
     table.config_file = reader.string("config_file");
     table.pid_file = reader.string("pid_file");
     table.startup_line = reader.string("startup_line");
+    table.family = parse_family(reader);
+    table.runtime_home = reader.string("runtime_home");
+    if (const auto* exit_status = reader.child("script_exit_status")) {
+        JsonFieldReader status_reader(*exit_status, source, "/script_exit_status", diagnostics);
+        table.linux_exit_status = parse_exit_status(status_reader, "linux");
+        table.windows_exit_status = parse_exit_status(status_reader, "windows");
+        status_reader.reject_unknown_keys({"linux", "windows", "sources"});
+    }
+    check_carbon5_layout(table, reader);
     if (const auto* scripts = reader.child("scripts")) {
         JsonFieldReader script_reader(*scripts, source, "/scripts", diagnostics);
         table.linux_scripts = script_reader.string_list("linux");
@@ -90,7 +165,8 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
     }
     reader.reject_unknown_keys({"runtime", "display_name", "shipped_offset", "offset_methods",
                                 "scripts", "config_file", "pid_file", "startup_line", "ports",
-                                "urls", "advertised_urls"});
+                                "urls", "advertised_urls", "family", "runtime_home",
+                                "script_exit_status", "sources"});
     for (std::size_t i = 0; i < table.urls.size(); ++i) {
         if (table.find_port(table.urls[i].port_key) == nullptr) {
             diagnostics.push_back({source, "/urls/" + std::to_string(i) + "/port",

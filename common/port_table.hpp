@@ -35,6 +35,17 @@ struct AdvertisedUrlSpec {
     std::string port_key;
 };
 
+/// How a runtime reads its configuration: Carbon 4 (API-M: deployment.toml, -DportOffset) or
+/// Carbon 5 (SI, SI Tooling: conf/<runtime name>/deployment.yaml, the runtime name being the
+/// folder name of RUNTIME_HOME).
+enum class RuntimeFamily { Carbon4, Carbon5 };
+
+/// What a start script's exit status says about the JVM it ran.
+enum class ScriptExitStatus {
+    Masked,  // the script exits 0 whatever the JVM did (WSO2's .sh: the 121 loop, then nothing)
+    Jvm,     // the script ends on the JVM's own exit code
+};
+
 /// Everything carbon-launcher knows about one runtime, loaded from profiles/runtimes/NAME.json.
 struct RuntimeTable {
     std::string runtime;
@@ -46,13 +57,24 @@ struct RuntimeTable {
     std::string config_file;  // relative to the home
     std::string pid_file;     // relative to the home
     std::string startup_line;
+    RuntimeFamily family = RuntimeFamily::Carbon4;
+    /// Carbon 5 only: the RUNTIME_HOME the start scripts default to, relative to the home
+    /// ("wso2/server"). The launcher never sets RUNTIME_HOME itself (DOMAIN.md §3).
+    std::string runtime_home;
+    ScriptExitStatus linux_exit_status = ScriptExitStatus::Jvm;
+    ScriptExitStatus windows_exit_status = ScriptExitStatus::Jvm;
     std::vector<PortSpec> ports;
     std::vector<UrlSpec> urls;
     std::vector<AdvertisedUrlSpec> advertised_urls;
 
     const PortSpec* find_port(const std::string& key) const;
     bool supports_method(const std::string& method) const;
+    /// True when `script`, one of this pack's own start scripts, exits 0 whatever its JVM did,
+    /// so that an exit nobody asked for must count as a failure. Other scripts: false.
+    bool masks_exit_status(const std::filesystem::path& script) const;
 };
+
+std::string to_string(RuntimeFamily family);
 
 /// Parses one port table; throws ConfigError naming `source` and the field.
 RuntimeTable parse_runtime_table(const std::string& json_text, const std::filesystem::path& source);

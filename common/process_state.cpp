@@ -98,24 +98,30 @@ std::chrono::milliseconds backoff_delay(const RestartSettings& settings, int fai
     return std::chrono::milliseconds(static_cast<long long>(delay));
 }
 
-RestartDecision decide_after_exit(const RestartSettings& settings, const ExitStatus& status,
-                                  bool start_timed_out, int failures,
-                                  std::optional<std::chrono::milliseconds> ready_for,
-                                  double jitter) {
+bool is_failure(const RunEnding& ending) {
+    return ending.start_timed_out || !ending.ready_for || ending.exit_status_masked ||
+           ending.status.signaled || ending.status.value != 0;
+}
+
+RestartDecision decide_after_exit(const RestartSettings& settings, const RunEnding& ending,
+                                  int failures, double jitter) {
+    const ExitStatus& status = ending.status;
     RestartDecision decision;
-    decision.reason = start_timed_out   ? ExitReason::StartTimeout
-                      : status.signaled ? ExitReason::Signal
-                                        : ExitReason::ExitCode;
-    if (!start_timed_out && !status.signaled && status.value == kRestartRequestExitCode) {
+    decision.reason = ending.start_timed_out ? ExitReason::StartTimeout
+                      : status.signaled      ? ExitReason::Signal
+                                             : ExitReason::ExitCode;
+    // A masked script never reports 121: its own loop restarts the JVM on it.
+    if (!ending.start_timed_out && !ending.exit_status_masked && !status.signaled &&
+        status.value == kRestartRequestExitCode) {
         decision.action = RestartDecision::Action::RestartNow;  // asked for, not a failure
         decision.reason = ExitReason::RestartRequested;
         decision.failures = failures;
         return decision;
     }
-    if (ready_for && *ready_for >= std::chrono::seconds(settings.reset_after_s)) {
+    if (ending.ready_for && *ending.ready_for >= std::chrono::seconds(settings.reset_after_s)) {
         failures = 0;  // it ran well for a while: this is a new incident, not a crash loop
     }
-    const bool failed = start_timed_out || status.signaled || status.value != 0;
+    const bool failed = is_failure(ending);
     const bool restart = settings.policy == "always" || (settings.policy == "on-failure" && failed);
     if (!restart) {
         decision.action = RestartDecision::Action::StayExited;

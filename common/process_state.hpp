@@ -47,12 +47,26 @@ struct RestartDecision {
     int failures = 0;  // the failure count after this exit
 };
 
+/// How one run of an instance ended, as the restart rules need it.
+struct RunEnding {
+    ExitStatus status;
+    bool start_timed_out = false;
+    /// How long it had been ready; nullopt when it never became ready (an exit while Starting).
+    std::optional<std::chrono::milliseconds> ready_for;
+    /// The start script exits 0 whatever its JVM did (WSO2's .sh scripts, DOMAIN.md §3), so its
+    /// exit status says nothing: an exit that nobody requested is a failure whatever its code.
+    bool exit_status_masked = false;
+};
+
+/// True when this ending counts as a failure for `on-failure` and the retry budget: a start
+/// timeout, an exit before the instance was ready, a signal, a non-zero code, or any exit of a
+/// script whose status is masked. Exit 121 of an unmasked script is a restart request instead.
+bool is_failure(const RunEnding& ending);
+
 /// `failures` counts failed runs in a row; it starts again when the instance was ready for at
 /// least `reset_after_s`. `jitter` in [0, 1) spreads restarts of instances that failed together.
-RestartDecision decide_after_exit(const RestartSettings& settings, const ExitStatus& status,
-                                  bool start_timed_out, int failures,
-                                  std::optional<std::chrono::milliseconds> ready_for,
-                                  double jitter);
+RestartDecision decide_after_exit(const RestartSettings& settings, const RunEnding& ending,
+                                  int failures, double jitter);
 
 /// The delay before restart number `failures` (1-based): geometric, capped, with up to +/-10%
 /// jitter so that instances that crashed together do not restart in lock step.

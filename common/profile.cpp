@@ -78,6 +78,61 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
     return text;
 }
 
+/// The first control character (C0 or DEL) in `text`, or '\x20' (a space) when there is none.
+char first_control_character(const std::string& text) {
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            return c;
+        }
+    }
+    return ' ';
+}
+
+std::string describe_control_character(char c) {
+    static const char* const kHex = "0123456789ABCDEF";
+    const auto code = static_cast<unsigned char>(c);
+    const std::string unicode = std::string("U+00") + kHex[code >> 4] + kHex[code & 0xF];
+    switch (c) {
+        case '\n':
+            return "a line break (" + unicode + ")";
+        case '\r':
+            return "a carriage return (" + unicode + ")";
+        case '\0':
+            return "a NUL byte (" + unicode + ")";
+        case '\t':
+            return "a tab (" + unicode + ")";
+        default:
+            return "the control character " + unicode;
+    }
+}
+
+/// Control characters cannot be passed through a unit file, a service's command line or an
+/// environment block intact (a line break in a systemd unit starts a new directive; a NUL ends
+/// the C string): refused wherever a profile's text reaches one of them.
+bool check_no_control_characters(JsonFieldReader& reader, const std::string& pointer,
+                                 const std::string& value, const std::string& what) {
+    const char c = first_control_character(value);
+    if (c == ' ') {
+        return true;
+    }
+    reader.diagnostics().push_back(
+        {reader.file(), pointer,
+         what + " holds " + describe_control_character(c) +
+             ", which cannot be passed on safely (a line break would start a new directive in "
+             "an exported systemd unit); remove it"});
+    return false;
+}
+
+bool valid_env_name(const std::string& name) {
+    if (name.empty() || (name.front() >= '0' && name.front() <= '9')) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    });
+}
+
 void read_offset(JsonFieldReader& reader, Profile& profile) {
     const auto* value = reader.child("offset");
     if (value == nullptr) {
@@ -95,14 +150,14 @@ void read_offset(JsonFieldReader& reader, Profile& profile) {
                      "expected \"auto\" or an integer >= 0, found " + json_type_name(*value));
         return;
     }
-    const long long offset = value->get<long long>();
-    if (offset < 0 || offset > 65535) {
-        reader.error("offset", std::to_string(offset) +
+    const auto offset = integer_within(*value, 0, 65535);
+    if (!offset) {
+        reader.error("offset", value->dump() +
                                    " is out of range; use \"auto\" or an integer >= 0 that keeps "
                                    "every port within 65535");
         return;
     }
-    profile.offset = static_cast<int>(offset);
+    profile.offset = static_cast<int>(*offset);
 }
 
 void read_offset_method(JsonFieldReader& reader, Profile& profile, const RuntimeTable* table) {
@@ -127,6 +182,9 @@ void read_args(JsonFieldReader& reader, Profile& profile, Platform platform) {
     for (std::size_t i = 0; i < profile.args.size(); ++i) {
         const std::string& arg = profile.args[i];
         const std::string pointer = reader.pointer_to("args") + "/" + std::to_string(i);
+        if (!check_no_control_characters(reader, pointer, arg, "the argument")) {
+            continue;
+        }
         if (platform == Platform::Linux && arg.find_first_of(" \t\n") != std::string::npos) {
             reader.diagnostics().push_back(
                 {reader.file(), pointer,
@@ -163,16 +221,24 @@ void read_env(JsonFieldReader& reader, Profile& profile) {
         return;
     }
     for (const auto& [key, value] : env->items()) {
-        const std::string pointer = reader.pointer_to("env") + "/" + key;
+        const std::string pointer = reader.pointer_to("env") + "/" + json_pointer_token(key);
         if (!value.is_string()) {
             reader.diagnostics().push_back(
                 {reader.file(), pointer, "expected a string, found " + json_type_name(value)});
             continue;
         }
-        if (key == "CARBON_HOME" || key == "RUNTIME_HOME") {
+        if (key == "CARBON_HOME") {
             reader.diagnostics().push_back(
                 {reader.file(), pointer,
-                 key + " is set by the launcher to this instance's \"home\"; remove it"});
+                 "CARBON_HOME is set by the launcher to this instance's \"home\"; remove it"});
+            continue;
+        }
+        if (key == "RUNTIME_HOME") {
+            // SI's scripts default it to HOME/wso2/server; Carbon 5 names its config folder
+            // after it, so any other value makes the JVM ignore the patched deployment.yaml.
+            reader.diagnostics().push_back(
+                {reader.file(), pointer,
+                 "RUNTIME_HOME is left to the start script (HOME/wso2/server); remove it"});
             continue;
         }
         if (key == "JAVA_HOME") {
@@ -180,10 +246,15 @@ void read_env(JsonFieldReader& reader, Profile& profile) {
                 {reader.file(), pointer, "set JAVA_HOME with the \"java_home\" field instead"});
             continue;
         }
-        if (key.empty() || key.find('=') != std::string::npos) {
+        if (!valid_env_name(key)) {
             reader.diagnostics().push_back(
                 {reader.file(), pointer,
-                 "\"" + key + "\" is not a valid environment variable name"});
+                 "\"" + to_valid_utf8(key) +
+                     "\" is not a portable environment variable name; use letters, digits "
+                     "and '_', not starting with a digit"});
+            continue;
+        }
+        if (!check_no_control_characters(reader, pointer, value.get<std::string>(), "the value")) {
             continue;
         }
         profile.env[key] = value.get<std::string>();
@@ -287,7 +358,16 @@ void resolve_home(JsonFieldReader& reader, Profile& profile, const std::string& 
     const auto& scripts = platform == Platform::Windows ? profile.table->windows_scripts
                                                         : profile.table->linux_scripts;
     if (!script_text.empty()) {
-        profile.script = profile.home / script_text;
+        const std::filesystem::path relative =
+            std::filesystem::path(script_text).lexically_normal();
+        if (relative.has_root_path() || relative.empty() || *relative.begin() == "..") {
+            reader.error("script", "\"" + script_text +
+                                       "\" is not inside the home; give the start script's path "
+                                       "relative to the home, e.g. " +
+                                       (scripts.empty() ? "bin/server.sh" : scripts.front()));
+            return;
+        }
+        profile.script = profile.home / relative;
         if (!std::filesystem::is_regular_file(profile.script, ec)) {
             reader.error("script", profile.script.string() +
                                        " does not exist; name a start script "
@@ -468,7 +548,11 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
     read_args(reader, profile, platform);
     profile.java_home = reader.string("java_home");
     std::error_code ec;
-    if (!profile.java_home.empty() && !std::filesystem::is_directory(profile.java_home, ec)) {
+    if (!check_no_control_characters(reader, reader.pointer_to("java_home"), profile.java_home,
+                                     "the path")) {
+        profile.java_home.clear();
+    } else if (!profile.java_home.empty() &&
+               !std::filesystem::is_directory(profile.java_home, ec)) {
         reader.error("java_home",
                      profile.java_home +
                          " is not a directory; point it at a JDK (the folder with bin/java)");
@@ -490,7 +574,14 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
                                                    "update; remove the field");
     }
     profile.host = reader.string("host", profile.host);
-    resolve_home(reader, profile, home_text, script_text, platform);
+    check_no_control_characters(reader, reader.pointer_to("user"), profile.user, "the user name");
+    check_no_control_characters(reader, reader.pointer_to("host"), profile.host, "the host name");
+    const bool home_ok =
+        check_no_control_characters(reader, reader.pointer_to("home"), home_text, "the path");
+    if (home_ok &&
+        check_no_control_characters(reader, reader.pointer_to("script"), script_text, "the path")) {
+        resolve_home(reader, profile, home_text, script_text, platform);
+    }
     if (profile.table != nullptr) {
         profile.ports = table_ports(*profile.table);
         apply_config_file_ports(reader, profile);

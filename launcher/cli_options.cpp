@@ -23,12 +23,24 @@ bool wants_help(const std::vector<std::string>& args) {
 }
 
 std::filesystem::path CommonOptions::socket() const {
-    return socket_path.empty() ? default_socket_path() : std::filesystem::path(socket_path);
+    if (!socket_path.empty()) {
+        return socket_path;
+    }
+    return default_socket_path(serving ? SocketRole::Serve : SocketRole::Connect);
 }
 
 void add_socket_options(po::options_description& options, CommonOptions& common, bool server) {
-    options.add_options()("socket", po::value(&common.socket_path)->value_name("PATH"),
-                          "control socket (default /run/carbon-launcher/control.sock)");
+    common.serving = server;
+#ifdef _WIN32
+    const char* help = "control pipe (default \\\\.\\pipe\\carbon-launcher)";
+#else
+    const char* help =
+        server ? "control socket (default /run/carbon-launcher/control.sock; for a non-root user "
+                 "$XDG_RUNTIME_DIR/carbon-launcher/control.sock)"
+               : "control socket (default /run/carbon-launcher/control.sock; for a non-root user "
+                 "$XDG_RUNTIME_DIR/carbon-launcher/control.sock when it exists)";
+#endif
+    options.add_options()("socket", po::value(&common.socket_path)->value_name("PATH"), help);
     if (server) {
         options.add_options()("socket-group", po::value(&common.socket_group)->value_name("GROUP"),
                               "members may use the control socket (default: the launcher's group)");
@@ -39,7 +51,12 @@ void add_common_options(po::options_description& options, CommonOptions& common)
     options.add_options()("profiles", po::value(&common.profiles_dir)->value_name("DIR"),
                           "instance profiles (default /etc/carbon-launcher/profiles)")(
         "state-dir", po::value(&common.state_dir)->value_name("DIR"),
-        "sticky offsets and instance state (default /var/lib/carbon-launcher)")(
+#ifdef _WIN32
+        "sticky offsets and instance state (default %ProgramData%\\carbon-launcher\\state)")(
+#else
+        "sticky offsets and instance state (default /var/lib/carbon-launcher; for a non-root "
+        "user $XDG_STATE_HOME/carbon-launcher, else ~/.local/state/carbon-launcher)")(
+#endif
         "runtimes", po::value(&common.runtimes_dir)->value_name("DIR"),
         "port tables (default: installed beside the binary)")("json", po::bool_switch(&common.json),
                                                               "machine-readable output");

@@ -16,6 +16,7 @@ struct CommonOptions {
     std::string socket_group;
     std::string ready_when = "all-ready";  // run: when to tell the service manager READY=1
     bool json = false;
+    bool serving = false;  // `run`: the socket's default is where to listen, not where to connect
 
     std::filesystem::path profiles() const;
     std::filesystem::path state() const;

@@ -93,6 +93,12 @@ void print_status_table(const nlohmann::json& result) {
             state == "Running" || state == "Starting" ? format_uptime(instance["uptime_s"]).c_str()
                                                       : "-",
             instance["restarts"].get<int>(), note.c_str());
+        // Why it ended, in its own words: a JVM that cannot bind a port says so just before.
+        const auto tail = instance.find("last_output");
+        if (state != "Running" && state != "Starting" && tail != instance.end() &&
+            tail->is_array() && !tail->empty()) {
+            std::printf("%-16s last output: %s\n", "", tail->back().get<std::string>().c_str());
+        }
     }
 }
 
@@ -362,11 +368,12 @@ int cmd_logs(const Args& args) {
     const auto result =
         client.request(control_request_json("logs", options.names, options.lines, options.follow),
                        kRequestTimeout);
-    std::cout << result["data"].get<std::string>() << std::flush;
+    // The exact bytes the instance wrote, whatever their encoding (see encode_output_data).
+    std::cout << decode_output_data(result) << std::flush;
     while (options.follow) {
         const auto message = client.receive(std::chrono::hours(24));
         if (message && message->value("event", "") == "log") {
-            std::cout << (*message)["data"].get<std::string>() << std::flush;
+            std::cout << decode_output_data(*message) << std::flush;
         }
     }
     return kExitOk;

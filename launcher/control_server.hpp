@@ -121,6 +121,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
     bool writing_ = false;
     bool closing_ = false;
     bool closed_ = false;
+    std::string refusal_;  // why this peer may not use the socket, once its request is read
 };
 
 }  // namespace carbon

@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "control_server.hpp"
+#include "json_reader.hpp"
 
 namespace asio = boost::asio;
 
@@ -15,6 +16,38 @@ namespace {
 constexpr std::size_t kMaxClients = 256;
 constexpr std::size_t kMaxQueuedOutput = 4 * 1024 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{10};
+
+// The session boundary: nothing a client sends, and nothing a reply holds, may throw past here
+// into the event loop (which would end the launcher and leave every instance unsupervised).
+void answer(ControlSession& session, ControlHandler& handler, const std::string& line) {
+    nlohmann::json id;
+    try {
+        try {
+            const ControlRequest request = parse_control_request(line);
+            id = request.id;
+            ControlReply reply = handler.handle(request, session);
+            if (!reply.serialized_result.empty()) {
+                session.send_line(R"({"v":)" + std::to_string(kControlProtocolVersion) +
+                                  R"(,"id":)" + serialize_control_message(id) +
+                                  R"(,"ok":true,"result":)" + reply.serialized_result + "}");
+                return;
+            }
+            if (request.command == "logs") {
+                encode_output_data(reply.result);
+            }
+            session.send(control_response(id, reply.result));
+        } catch (const ProtocolError& e) {
+            session.send(control_error(id, e.code(), e.what()));
+        } catch (const std::exception& e) {
+            spdlog::error("control socket: a request failed: {}", to_valid_utf8(e.what()));
+            session.send(control_error(id, "internal", e.what()));
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("control socket: dropped a client whose reply failed: {}",
+                      to_valid_utf8(e.what()));
+        session.drop();
+    }
+}
 
 }  // namespace
 
@@ -34,22 +67,40 @@ void ControlServer::admit(ControlStream stream) {
 }
 
 void ControlServer::broadcast_state(const nlohmann::json& instance_status) {
-    const auto event = control_event("state", {{"instance", instance_status}});
+    std::optional<std::string> line;  // serialized once for every watcher
     for (const auto& session : std::set<std::shared_ptr<ControlSession>>(sessions_)) {
         if (session->watching) {
-            session->send(event);
+            if (!line) {
+                try {
+                    line = serialize_control_message(
+                        control_event("state", {{"instance", instance_status}}));
+                } catch (const std::exception& e) {
+                    spdlog::error("control socket: cannot send a state event: {}", e.what());
+                    return;
+                }
+            }
+            session->send_line(*line);
         }
     }
 }
 
 void ControlServer::broadcast_log(const std::string& name, std::string_view data) {
-    std::optional<nlohmann::json> event;
+    std::optional<std::string> line;
     for (const auto& session : std::set<std::shared_ptr<ControlSession>>(sessions_)) {
         if (session->following_log == name) {
-            if (!event) {
-                event = control_event("log", {{"name", name}, {"data", std::string(data)}});
+            if (!line) {
+                try {
+                    // The output is the instance's bytes, whatever their encoding.
+                    nlohmann::json event =
+                        control_event("log", {{"name", name}, {"data", std::string(data)}});
+                    encode_output_data(event);
+                    line = serialize_control_message(event);
+                } catch (const std::exception& e) {
+                    spdlog::error("control socket: cannot send a log event: {}", e.what());
+                    return;
+                }
             }
-            session->send(*event);
+            session->send_line(*line);
         }
     }
 }
@@ -65,13 +116,12 @@ void ControlSession::start() {
     if (!peer_allowed(who)) {
         spdlog::warn("control socket: refused {}: not root and not in group {}", who,
                      server_.group_name());
-        send(control_error(nullptr, "permission-denied",
-                           "only root and members of group " + server_.group_name() + " may use " +
-                               server_.path().string() + " (usermod -aG " + server_.group_name() +
-                               " USER, then log in again)"));
-        close();
-        return;
+        refusal_ = "only root and members of group " + server_.group_name() + " may use " +
+                   server_.path().string() + " (usermod -aG " + server_.group_name() +
+                   " USER, then log in again)";
     }
+    // A refused client is answered only once its request has been read: closing a Unix socket
+    // with unread input resets the peer, which could then lose the refusal (or fail its write).
     read_request();
 }
 
@@ -105,31 +155,28 @@ void ControlSession::read_request() {
             if (self->closed_) {
                 return;
             }
+            if (!self->refusal_.empty()) {
+                self->send(control_error(nullptr, "permission-denied", self->refusal_));
+                self->close();
+                return;
+            }
             const std::string line = self->input_.substr(0, length - 1);
             self->input_.erase(0, length);
-            nlohmann::json id;
-            try {
-                const ControlRequest request = parse_control_request(line);
-                id = request.id;
-                ControlReply reply = self->handler_.handle(request, *self);
-                if (reply.serialized_result.empty()) {
-                    self->send(control_response(id, reply.result));
-                } else {
-                    self->send_line(R"({"v":)" + std::to_string(kControlProtocolVersion) +
-                                    R"(,"id":)" + id.dump() + R"(,"ok":true,"result":)" +
-                                    reply.serialized_result + "}");
-                }
-            } catch (const ProtocolError& e) {
-                self->send(control_error(id, e.code(), e.what()));
-            } catch (const std::exception& e) {
-                self->send(control_error(id, "internal", e.what()));
-            }
+            answer(*self, self->handler_, line);
             self->read_request();
         });
 }
 
 void ControlSession::send(const nlohmann::json& message) {
-    send_line(message.dump());
+    std::string line;
+    try {
+        line = serialize_control_message(message);
+    } catch (const std::exception& e) {
+        spdlog::error("control socket: dropped a client whose message failed: {}", e.what());
+        drop();
+        return;
+    }
+    send_line(std::move(line));
 }
 
 void ControlSession::send_line(std::string line) {

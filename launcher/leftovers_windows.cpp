@@ -1,4 +1,6 @@
-#include "supervisor.hpp"
+#include <boost/asio/post.hpp>
+
+#include "leftovers.hpp"
 
 namespace carbon {
 
@@ -6,6 +8,16 @@ namespace carbon {
 // KILL_ON_JOB_CLOSE whose only handle the launcher held, so when the launcher died, however it
 // died, Windows ended every process of every instance. (On Linux the runtimes outlive a
 // SIGKILLed launcher, and leftovers_linux.cpp stops them.)
-void stop_leftovers(boost::asio::io_context&, const std::filesystem::path&, std::chrono::seconds) {}
+struct LeftoverCleanup::Native {};
+
+LeftoverCleanup::LeftoverCleanup(boost::asio::io_context& io, const std::filesystem::path&,
+                                 std::chrono::seconds, std::function<void()> done)
+    : native_(std::make_unique<Native>()) {
+    boost::asio::post(io, std::move(done));
+}
+
+LeftoverCleanup::~LeftoverCleanup() = default;
+
+void LeftoverCleanup::kill_now() {}
 
 }  // namespace carbon

@@ -29,7 +29,7 @@ std::filesystem::path default_state_dir() {
     return program_data() / "state";
 }
 
-std::filesystem::path default_socket_path() {
+std::filesystem::path default_socket_path(SocketRole /*role*/) {
     return "\\\\.\\pipe\\carbon-launcher";
 }
 

@@ -4,17 +4,26 @@
 
 #include "host_ports.hpp"
 #include "paths.hpp"
+#include "start_guard.hpp"
 #include "state_store.hpp"
 
 namespace carbon {
 
-std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {
+std::unique_ptr<PlanningSession> load_session(const CommonOptions& options) {
     auto session = std::make_unique<PlanningSession>();
     session->catalog = RuntimeCatalog::load(find_runtimes_dir(options.runtimes_dir));
     session->profiles = load_profiles(options.profiles(), session->catalog);
-    const StickyOffsets sticky = load_sticky_offsets(options.state());
-    const HostPorts host;
-    session->plan = plan_offsets(session->profiles, sticky, host);
+    require_homes_safe_to_start(session->profiles);  // a .bat's blind tmp wipe: before any start
+    return session;
+}
+
+void plan_session(PlanningSession& session, const StickyOffsets& sticky, const PortProbe& host) {
+    session.plan = plan_offsets(session.profiles, sticky, host);
+}
+
+std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {
+    auto session = load_session(options);
+    plan_session(*session, load_sticky_offsets(options.state()), HostPorts());
     return session;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli_options.hpp"
 #include "offset_planner.hpp"
+#include "offset_state.hpp"
 #include "port_table.hpp"
 #include "profile.hpp"
 
@@ -18,8 +19,14 @@ struct PlanningSession {
     Plan plan;
 };
 
-/// Loads the port tables, the profiles and the sticky offsets, probes the host's ports and plans.
-/// Throws ConfigError for bad input.
+/// Loads the port tables and the profiles, without planning. Throws ConfigError for bad input.
+std::unique_ptr<PlanningSession> load_session(const CommonOptions& options);
+
+/// The one planning step of every command (plan, apply, run, reload): the session's profiles
+/// against the sticky offsets and the host's ports as `host` sees them.
+void plan_session(PlanningSession& session, const StickyOffsets& sticky, const PortProbe& host);
+
+/// load_session, then plan_session with the state dir's sticky offsets and the host's ports.
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options);
 
 /// Prints every conflict of a failed plan to stderr, then that nothing was written.

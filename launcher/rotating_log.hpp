@@ -37,7 +37,8 @@ class RotatingLog {
 /// (with max_files 1, NAME.log just goes). The caller has closed NAME.log.
 void shift_rotated_files(const std::filesystem::path& file, int max_files);
 
-/// The last `lines` lines of a log file (at most its last MiB), "" when it does not exist.
+/// The last `lines` lines of a log file (at most its last MiB), "" when it does not exist;
+/// throws ProtocolError ("log-unreadable") when something other than a regular file is there.
 std::string tail_lines(const std::filesystem::path& file, int lines);
 
 }  // namespace carbon

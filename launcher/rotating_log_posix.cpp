@@ -1,8 +1,11 @@
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "control_protocol.hpp"
 #include "rotating_log.hpp"
 #include "text_lines.hpp"
 
@@ -21,13 +24,34 @@ RotatingLog::~RotatingLog() {
 }
 
 void RotatingLog::open() {
-    fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    std::error_code ec;
-    size_ = fd_ >= 0 ? std::filesystem::file_size(file_, ec) : 0;
+    // O_NONBLOCK: a FIFO put at the log's path would otherwise block the open (and the launcher)
+    // until something reads it; only a regular file is kept.
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                 0640);
+    if (fd_ < 0 && errno == ENXIO) {  // a FIFO without a reader
+        spdlog::error(
+            "{} is a FIFO, not a log file: this instance's output is not kept; "
+            "remove it and restart the instance",
+            file_.string());
+        return;
+    }
+    struct stat info {};
+    if (fd_ >= 0 && (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode))) {
+        spdlog::error(
+            "{} is not a regular file: this instance's output is not kept; remove it "
+            "and restart the instance",
+            file_.string());
+        ::close(fd_);
+        fd_ = -1;
+        return;
+    }
+    size_ = fd_ >= 0 ? static_cast<std::uintmax_t>(info.st_size) : 0;
 }
 
 void RotatingLog::rotate() {
-    ::close(fd_);
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
     shift_rotated_files(file_, max_files_);
     open();
 }
@@ -54,12 +78,19 @@ void RotatingLog::write(std::string_view bytes) {
 
 std::string tail_lines(const std::filesystem::path& file, int lines) {
     constexpr off_t kMaxTail = 1024 * 1024;
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 || lines <= 0) {
         if (fd >= 0) {
             ::close(fd);
         }
         return "";
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        ::close(fd);
+        throw ProtocolError("log-unreadable", file.string() +
+                                                  " is not a regular file; remove it and restart "
+                                                  "the instance to get a new log");
     }
     const off_t size = ::lseek(fd, 0, SEEK_END);
     const off_t start = size > kMaxTail ? size - kMaxTail : 0;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <windows.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <iostream>
@@ -193,8 +194,24 @@ void apply_service_defaults(const std::string& name, CommonOptions& options) {
     }
 }
 
+/// One argument of the service's command line (its ImagePath), quoted for CommandLineToArgvW:
+/// backslashes before the closing quote doubled, so a path ending in '\\' does not escape it.
+/// A quote or a control character could not be carried intact, and the SCM expands %NAME%
+/// in an ImagePath (REG_EXPAND_SZ) with no way to escape it: all refused.
 std::string in_quotes(const std::filesystem::path& path) {
-    return "\"" + path.string() + "\"";
+    const std::string text = path.string();
+    for (const char c : text) {
+        if (c == '"' || c == '%' || static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            throw UsageError("service: " + text +
+                             " holds a quote, a % or a control character, which the service's "
+                             "command line cannot carry intact; use another path");
+        }
+    }
+    std::size_t trailing = 0;
+    while (trailing < text.size() && text[text.size() - 1 - trailing] == '\\') {
+        ++trailing;
+    }
+    return "\"" + text + std::string(trailing, '\\') + "\"";
 }
 
 /// What the SCM runs: this binary with every path spelled out absolute.
@@ -413,8 +430,13 @@ int cmd_service(const std::vector<std::string>& args) {
         return kExitOk;
     }
     parse_command_line("service", args, options, positional);
-    if (name.empty() || name.find_first_of("\\/\" ") != std::string::npos) {
-        throw UsageError("service: --name takes a name without spaces, quotes or slashes");
+    const bool control = std::any_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+    });
+    if (name.empty() || control || name.find_first_of("\\/\" %") != std::string::npos) {
+        throw UsageError(
+            "service: --name takes a name without spaces, quotes, slashes, % or control "
+            "characters");
     }
     if (action == "install") {
         return install(name, common);

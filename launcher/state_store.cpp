@@ -19,10 +19,12 @@ StickyOffsets load_sticky_offsets(const std::filesystem::path& state_dir) {
     std::string error;
     const auto text = read_text_file(file, error);
     if (!text) {
+        // A FIFO or device there is refused at once (read_text_file never waits on one).
+        const bool permissions = error.rfind("cannot be read", 0) == 0;
         throw ConfigError(file, "",
-                          error +
-                              "; check the permissions of the state directory "
-                              "or pass --state-dir DIR");
+                          error + (permissions ? "; check the permissions of the state directory "
+                                                 "or pass --state-dir DIR"
+                                               : ""));
     }
     return parse_sticky_offsets(*text, file);
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <cstdio>
 
 #include "atomic_file.hpp"
@@ -12,6 +13,7 @@
 #include "launch_spec.hpp"
 #include "port_check.hpp"
 #include "process_probe.hpp"
+#include "start_guard.hpp"
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
@@ -21,12 +23,25 @@ namespace {
 
 constexpr milliseconds kProbeInterval{250};
 constexpr std::size_t kMaxPartialLine = 8192;
+constexpr std::size_t kTailLines = 10;  // kept for `status` and the exit message
+constexpr std::size_t kMaxTailLineBytes = 400;
 
 std::string seconds_since(std::chrono::steady_clock::time_point since) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f s",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
     return text;
+}
+
+MachineSettings machine_settings(const Profile& profile) {
+    MachineSettings settings;
+    settings.restart = profile.restart;
+    settings.start_timeout = std::chrono::seconds(profile.ready_timeout_s);
+    settings.stop_timeout = std::chrono::seconds(profile.stop_timeout_s);
+    settings.exit_status_masked =
+        profile.table != nullptr && profile.table->masks_exit_status(profile.script);
+    settings.script_name = profile.script.filename().string();
+    return settings;
 }
 
 }  // namespace
@@ -40,69 +55,92 @@ SupervisedProcess::SupervisedProcess(asio::io_context& io, std::shared_ptr<const
       on_change_(std::move(on_change)),
       log_(paths_.log_file, static_cast<std::uintmax_t>(profile_->log_max_size_mb) * 1024 * 1024,
            profile_->log_max_files),
+      machine_(machine_settings(*profile_)),
       deadline_(io),
-      probe_timer_(io),
-      random_(std::random_device{}()) {}
+      probe_timer_(io) {}
 
 SupervisedProcess::~SupervisedProcess() = default;
 
-// One place changes state: it logs the edge with its reason and tells the supervisor.
-void SupervisedProcess::set_state(ProcessState to, const std::string& why) {
-    const ProcessState from = state_;
-    state_ = to;
-    const auto level = (to == ProcessState::Fatal || to == ProcessState::Backoff)
-                           ? spdlog::level::warn
-                           : spdlog::level::info;
-    spdlog::log(level, "{}: {} -> {} ({})", name(), to_string(from), to_string(to), why);
-    log_.write("[carbon-launcher] " + to_string(from) + " -> " + to_string(to) + " (" + why +
-               ")\n");
-    on_change_(*this);
-}
-
 void SupervisedProcess::start() {
-    ever_started_ = true;
-    if (state_ == ProcessState::Starting || state_ == ProcessState::Running ||
-        state_ == ProcessState::Stopping || has_processes()) {
-        want_up_ = true;  // a stop in progress turns into a restart once the group is gone
-        return;
-    }
-    want_up_ = true;
-    failures_ = 0;
-    deadline_.cancel();
-    enter_starting();
+    apply(machine_.start());
 }
 
 void SupervisedProcess::stop() {
-    want_up_ = false;
-    switch (state_) {
-        case ProcessState::Backoff:
-            deadline_.cancel();
-            set_state(ProcessState::Stopped, "stop requested during backoff");
-            break;
-        case ProcessState::Starting:
-        case ProcessState::Running:
-            enter_stopping("stop requested");
-            break;
-        default:
-            break;  // Stopping, or no process: nothing to do
-    }
+    apply(machine_.stop());
 }
 
 void SupervisedProcess::restart() {
-    if (state_ == ProcessState::Starting || state_ == ProcessState::Running) {
-        want_up_ = true;
-        ever_started_ = true;
-        enter_stopping("restart requested");  // starts again once the group is gone
+    apply(machine_.restart());
+}
+
+void SupervisedProcess::kill_now() {
+    if (has_processes()) {
+        spdlog::warn("{}: {}", name(), group_->kill());
+    }
+}
+
+// Carries out what the machine decided, in its order: spawn, signal, the one timer, the report.
+void SupervisedProcess::apply(const Actions& actions) {
+    if (actions.spawn) {
+        if (!actions.note.empty()) {
+            spdlog::info("{}: {}", name(), actions.note);
+        }
+        spawn_run();
         return;
     }
-    if (state_ == ProcessState::Backoff) {
+    if (actions.request_stop && group_) {
+        probe_timer_.cancel();
+        stop_how_ = group_->request_stop();
+    }
+    if (actions.kill && group_) {
+        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s,
+                     stop_how_.empty() ? "the stop request" : stop_how_, group_->kill());
+    }
+    if (actions.timer_changed) {
         deadline_.cancel();
-        want_up_ = true;
-        failures_ = 0;
-        enter_starting();
-        return;
+        if (actions.timer != Deadline::None) {
+            arm_deadline(actions.timer_after, actions.timer_token);
+        }
     }
-    start();
+    if (actions.state_changed) {
+        report(actions);
+    } else if (!actions.note.empty()) {
+        spdlog::warn("{}: still {} ({})", name(), to_string(state()), actions.note);
+        log_.write("[carbon-launcher] still " + to_string(state()) + " (" + actions.note + ")\n");
+    }
+    if (actions.request_stop) {
+        check_group_drained();  // a group may already be gone
+    }
+}
+
+// Logs the edge and tells the supervisor later on the loop: whatever it does in response (stop
+// this instance during a shutdown, start its dependents) cannot interleave with this edge.
+void SupervisedProcess::report(const Actions& actions) {
+    std::string why = actions.why;
+    if (actions.request_stop && !stop_how_.empty()) {
+        why += ": " + stop_how_;
+    }
+    const auto level = (actions.to == ProcessState::Fatal || actions.to == ProcessState::Backoff)
+                           ? spdlog::level::warn
+                           : spdlog::level::info;
+    spdlog::log(level, "{}: {} -> {} ({})", name(), to_string(actions.from), to_string(actions.to),
+                why);
+    log_.write("[carbon-launcher] " + to_string(actions.from) + " -> " + to_string(actions.to) +
+               " (" + why + ")\n");
+    asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+        if (alive.lock()) {
+            on_change_(*this);
+        }
+    });
+}
+
+void SupervisedProcess::arm_deadline(milliseconds after, std::uint64_t token) {
+    deadline_.expires_after(after);
+    deadline_.async_wait([this, token](const boost::system::error_code& ec) {
+        if (!ec) {
+            apply(machine_.deadline_expired(token));
+        }
+    });
 }
 
 std::optional<int> SupervisedProcess::jvm_pid() const {
@@ -117,13 +155,10 @@ std::optional<int> SupervisedProcess::jvm_pid() const {
     if (*stamp != jvm_pid_cache_.stamp || !jvm_pid_cache_.pid) {
         jvm_pid_cache_ = {*stamp, live_runtime_pid(file, profile_->home)};
     }
-    return jvm_pid_cache_.pid;
-}
-
-void SupervisedProcess::kill_now() {
-    if (has_processes()) {
-        spdlog::warn("{}: {}", name(), group_->kill());
+    if (jvm_pid_cache_.pid) {
+        last_jvm_pid_ = jvm_pid_cache_.pid;
     }
+    return jvm_pid_cache_.pid;
 }
 
 std::string SupervisedProcess::port_conflict() const {
@@ -147,9 +182,15 @@ std::string SupervisedProcess::port_conflict() const {
     return "";
 }
 
-void SupervisedProcess::enter_starting() {
+// The shell's half of (STOPPED|EXITED|FATAL|BACKOFF) -> STARTING: the checks that need the OS,
+// then the spawn; the machine hears which of the two happened.
+void SupervisedProcess::spawn_run() {
+    if (const std::string problem = prepare_home_for_start(*profile_); !problem.empty()) {
+        apply(machine_.spawn_failed(ExitReason::SpawnFailed, problem));
+        return;
+    }
     if (const std::string conflict = port_conflict(); !conflict.empty()) {
-        fail_before_spawn(ExitReason::PortConflict, conflict);
+        apply(machine_.spawn_failed(ExitReason::PortConflict, conflict));
         return;
     }
     SpawnSpec spec;
@@ -161,7 +202,7 @@ void SupervisedProcess::enter_starting() {
     try {
         group_ = std::make_unique<ChildGroup>(io_, spec);
     } catch (const std::system_error& e) {
-        fail_before_spawn(ExitReason::SpawnFailed, e.what());
+        apply(machine_.spawn_failed(ExitReason::SpawnFailed, e.what()));
         return;
     }
     pid_ = group_->pid();
@@ -172,73 +213,18 @@ void SupervisedProcess::enter_starting() {
         },
         [this] { check_group_drained(); });
     main_exited_ = false;
-    start_timed_out_ = false;
+    stop_how_.clear();
+    last_jvm_pid_.reset();
     started_at_ = Clock::now();
-    ready_at_.reset();
     partial_line_.clear();
+    output_tail_.clear();
+    tail_partial_.clear();
     output_ = group_->take_output(io_);
-    ++output_generation_;
     write_record();
-    set_state(ProcessState::Starting,
-              "pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_));
+    apply(machine_.spawned("pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_),
+                           started_at_));
     read_output();
-    arm_deadline(std::chrono::seconds(profile_->ready_timeout_s), [this] {
-        start_timed_out_ = true;
-        reason_ = ExitReason::StartTimeout;
-        last_error_ = "not ready within " + std::to_string(profile_->ready_timeout_s) + " s";
-        enter_stopping(last_error_);
-    });
     probe_ports();
-}
-
-void SupervisedProcess::enter_running(const std::string& how) {
-    deadline_.cancel();
-    probe_timer_.cancel();
-    ready_at_ = Clock::now();
-    set_state(ProcessState::Running, "ready in " + seconds_since(started_at_) + ": " + how);
-}
-
-void SupervisedProcess::enter_backoff(milliseconds delay, const std::string& why) {
-    set_state(ProcessState::Backoff,
-              why + "; next start in " + std::to_string(delay.count()) + " ms");
-    arm_deadline(delay, [this] { enter_starting(); });
-}
-
-void SupervisedProcess::enter_stopping(const std::string& why) {
-    probe_timer_.cancel();
-    const std::string how = group_->request_stop();
-    set_state(ProcessState::Stopping, why + ": " + how);
-    arm_deadline(std::chrono::seconds(profile_->stop_timeout_s), [this, how] {
-        if (!group_) {
-            return;  // a queued expiry can outlive the group
-        }
-        if (!start_timed_out_) {
-            reason_ = ExitReason::StopTimeout;
-        }
-        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s, how,
-                     group_->kill());
-    });
-    check_group_drained();
-}
-
-void SupervisedProcess::enter_fatal(const std::string& why) {
-    reason_ = reason_ == ExitReason::None ? ExitReason::RetriesExhausted : reason_;
-    last_error_ = why;
-    set_state(ProcessState::Fatal, "gave up: " + why);
-}
-
-void SupervisedProcess::fail_before_spawn(ExitReason reason, const std::string& why) {
-    reason_ = reason;
-    last_error_ = why;
-    ++failures_;
-    if (failures_ > profile_->restart.max_retries || profile_->restart.policy == "never") {
-        enter_fatal(why + " (" + std::to_string(failures_) + " failed start" +
-                    (failures_ == 1 ? "" : "s") + ")");
-        return;
-    }
-    std::uniform_real_distribution<double> jitter(0.0, 1.0);
-    enter_backoff(backoff_delay(profile_->restart, failures_, jitter(random_)),
-                  to_string(reason) + ": " + why);
 }
 
 bool SupervisedProcess::on_child_reaped(int pid, ExitStatus status) {
@@ -251,95 +237,37 @@ bool SupervisedProcess::on_child_reaped(int pid, ExitStatus status) {
 
 void SupervisedProcess::on_main_exited(ExitStatus status) {
     main_exited_ = true;
-    exit_status_ = status;
     pid_ = -1;
-    if (state_ == ProcessState::Starting || state_ == ProcessState::Running) {
-        last_error_ = exit_status_.describe();
-        reason_ = exit_status_.signaled ? ExitReason::Signal : ExitReason::ExitCode;
-        if (group_->alive()) {
-            // The start script is gone but part of its group (a JVM) lives on: end it before
-            // anything is started again on the same ports.
-            set_state(ProcessState::Exited,
-                      exit_status_.describe() + "; stopping the rest of its group");
-            group_->request_stop();
-            arm_deadline(std::chrono::seconds(profile_->stop_timeout_s), [this] {
-                if (group_) {
-                    group_->kill();
-                }
-            });
-        }
-    }
+    jvm_pid();  // the last chance to read the pid file while the group still exists
+    apply(machine_.main_exited(status, group_ && group_->alive(), last_jvm_pid_));
 }
 
 void SupervisedProcess::check_group_drained() {
-    if (group_ && main_exited_ && !group_->alive()) {
-        after_group_drained();
+    if (!group_ || !main_exited_ || group_->alive()) {
+        return;
     }
-}
-
-void SupervisedProcess::after_group_drained() {
     deadline_.cancel();
     probe_timer_.cancel();
     group_.reset();
     remove_record();
-    const bool was_ready = ready_at_.has_value();
-    const auto ready_for =
-        was_ready ? std::optional<milliseconds>(
-                        std::chrono::duration_cast<milliseconds>(Clock::now() - *ready_at_))
-                  : std::nullopt;
-    if (!want_up_) {
-        set_state(ProcessState::Stopped, exit_status_.describe());
-        return;
+    const auto cause = machine_.stop_cause();
+    const bool unrequested = machine_.state() != ProcessState::Stopping ||
+                             cause == InstanceMachine::StopCause::ScriptGone ||
+                             cause == InstanceMachine::StopCause::StartTimeout;
+    if (!output_tail_.empty() && unrequested) {
+        spdlog::info("{}: its last output: {}", name(), output_tail_.back());
     }
-    if (state_ == ProcessState::Stopping && !start_timed_out_) {
-        enter_starting();  // a restart: stop finished, start again (not a failure)
-        ++restarts_;
-        return;
-    }
-    std::uniform_real_distribution<double> jitter(0.0, 1.0);
-    const RestartDecision decision = decide_after_exit(
-        profile_->restart, exit_status_, start_timed_out_, failures_, ready_for, jitter(random_));
-    failures_ = decision.failures;
-    const std::string what = start_timed_out_ ? last_error_ : exit_status_.describe();
-    using Action = RestartDecision::Action;
-    switch (decision.action) {
-        case Action::RestartNow:
-            ++restarts_;
-            reason_ = ExitReason::RestartRequested;
-            spdlog::info("{}: {} is a restart request", name(), what);
-            enter_starting();
-            break;
-        case Action::RestartAfter:
-            ++restarts_;
-            enter_backoff(decision.delay, what + ", failure " + std::to_string(failures_) + " of " +
-                                              std::to_string(profile_->restart.max_retries));
-            break;
-        case Action::GiveUp:
-            enter_fatal(std::to_string(failures_) + " failures in a row; last: " + what);
-            break;
-        case Action::StayExited:
-            set_state(ProcessState::Exited, what);
-            break;
-    }
-}
-
-void SupervisedProcess::arm_deadline(milliseconds after, std::function<void()> on_expiry) {
-    deadline_.expires_after(after);
-    deadline_.async_wait([on_expiry = std::move(on_expiry)](const boost::system::error_code& ec) {
-        if (!ec) {
-            on_expiry();
-        }
-    });
+    apply(machine_.group_drained(Clock::now()));
 }
 
 // A read of an earlier run's pipe can complete after a restart has put the next run's pipe in
-// its place (its EOF, or its cancellation when that pipe was replaced): the generation tells
+// its place (its EOF, or its cancellation when that pipe was replaced): the run number tells
 // such a completion apart, so it can neither close the new pipe nor log into it.
 void SupervisedProcess::read_output() {
     output_->async_read_some(
-        asio::buffer(buffer_), [this, generation = output_generation_](
-                                   const boost::system::error_code& ec, std::size_t n) {
-            if (generation != output_generation_) {
+        asio::buffer(buffer_),
+        [this, run = machine_.run()](const boost::system::error_code& ec, std::size_t n) {
+            if (run != machine_.run()) {
                 return;
             }
             if (ec) {
@@ -348,16 +276,40 @@ void SupervisedProcess::read_output() {
             }
             const std::string_view chunk(buffer_.data(), n);
             log_.write(chunk);
+            remember_output(chunk);
             if (output_listener_) {
                 output_listener_(chunk);
             }
-            if (state_ == ProcessState::Starting && profile_->ready_mode == "line-or-port") {
+            if (state() == ProcessState::Starting && profile_->ready_mode == "line-or-port") {
                 scan_for_startup_line(chunk);
             }
-            read_output();
+            if (output_) {
+                read_output();
+            }
         });
 }
 
+void SupervisedProcess::remember_output(std::string_view chunk) {
+    tail_partial_.append(chunk);
+    std::size_t newline;
+    while ((newline = tail_partial_.find('\n')) != std::string::npos) {
+        std::string line = tail_partial_.substr(0, std::min(newline, kMaxTailLineBytes));
+        tail_partial_.erase(0, newline + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.pop_back();
+        }
+        if (line.find_first_not_of(" \t") == std::string::npos) {
+            continue;
+        }
+        output_tail_.push_back(std::move(line));
+        if (output_tail_.size() > kTailLines) {
+            output_tail_.pop_front();
+        }
+    }
+    if (tail_partial_.size() > kMaxPartialLine) {
+        tail_partial_.erase(0, tail_partial_.size() - kMaxPartialLine);
+    }
+}
 void SupervisedProcess::scan_for_startup_line(std::string_view chunk) {
     partial_line_.append(chunk);
     const std::string& marker = profile_->table->startup_line;
@@ -366,8 +318,9 @@ void SupervisedProcess::scan_for_startup_line(std::string_view chunk) {
         const std::string line = partial_line_.substr(0, newline);
         partial_line_.erase(0, newline + 1);
         if (!marker.empty() && line.find(marker) != std::string::npos &&
-            state_ == ProcessState::Starting) {
-            enter_running("startup line");
+            state() == ProcessState::Starting) {
+            apply(machine_.became_ready("ready in " + seconds_since(started_at_) + ": startup line",
+                                        Clock::now()));
             partial_line_.clear();
             return;
         }
@@ -394,31 +347,33 @@ std::vector<int> SupervisedProcess::readiness_ports() const {
 // changes. Timers and connects are events on the loop; nothing blocks.
 void SupervisedProcess::probe_ports() {
     const std::vector<int> ports = readiness_ports();
-    if (ports.empty() || state_ != ProcessState::Starting) {
+    if (ports.empty() || state() != ProcessState::Starting) {
         return;
     }
     probes_.clear();
     auto accepted = std::make_shared<std::size_t>(0);
     auto pending = std::make_shared<std::size_t>(ports.size());
-    const auto generation = started_at_;
+    const auto run = machine_.run();
     for (const int port : ports) {
         probes_.push_back(std::make_unique<asio::ip::tcp::socket>(io_));
         auto& socket = *probes_.back();
         socket.async_connect(
             {asio::ip::make_address_v4("127.0.0.1"), static_cast<unsigned short>(port)},
-            [this, accepted, pending, generation, port](const boost::system::error_code& ec) {
-                if (ec == asio::error::operation_aborted || generation != started_at_) {
+            [this, accepted, pending, run, port](const boost::system::error_code& ec) {
+                if (ec == asio::error::operation_aborted || run != machine_.run()) {
                     return;
                 }
                 *accepted += ec ? 0 : 1;
-                if (--*pending > 0 || state_ != ProcessState::Starting) {
+                if (--*pending > 0 || state() != ProcessState::Starting) {
                     return;
                 }
                 if (*accepted == readiness_ports().size()) {
-                    enter_running(
-                        "port " + std::to_string(port) +
-                        (readiness_ports().size() > 1 ? " and the others accept" : " accepts") +
-                        " connections");
+                    apply(machine_.became_ready(
+                        "ready in " + seconds_since(started_at_) + ": port " +
+                            std::to_string(port) +
+                            (readiness_ports().size() > 1 ? " and the others accept" : " accepts") +
+                            " connections",
+                        Clock::now()));
                     return;
                 }
                 probe_timer_.expires_after(kProbeInterval);

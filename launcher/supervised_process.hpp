@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "instance_machine.hpp"
 #include "process_probe.hpp"
 #include "process_state.hpp"
 #include "profile.hpp"
@@ -26,9 +28,11 @@ struct InstancePaths {
     std::filesystem::path record_file;  // STATE/instances/NAME.json
 };
 
-/// One instance: its ChildGroup (process group or Job Object), its state machine and its single
-/// deadline timer, whose meaning depends on the state (start timeout, backoff delay, stop timeout).
-/// Every change of state goes through set_state(), which logs "name: From -> To (why)".
+/// One instance's OS shell around its pure state machine (common/instance_machine): it spawns the
+/// ChildGroup (process group or Job Object), reads its output, probes readiness, keeps the one
+/// deadline timer the machine asks for, and feeds every event back to the machine. Each state
+/// change is logged as "name: From -> To (why)" and reported to the supervisor through a
+/// posted call, never re-entrantly.
 class SupervisedProcess {
   public:
     using StateListener = std::function<void(SupervisedProcess&)>;
@@ -53,23 +57,27 @@ class SupervisedProcess {
     const Profile& profile() const { return *profile_; }
     std::shared_ptr<const Profile> shared_profile() const { return profile_; }
     int offset() const { return offset_; }
-    ProcessState state() const { return state_; }
-    ExitReason reason() const { return reason_; }
-    const std::string& last_error() const { return last_error_; }
+    ProcessState state() const { return machine_.state(); }
+    ExitReason reason() const { return machine_.reason(); }
+    const std::string& last_error() const { return machine_.last_error(); }
     int pid() const { return pid_; }
-    int restarts() const { return restarts_; }
-    bool wants_up() const { return want_up_; }
-    bool ever_started() const { return ever_started_; }
+    int restarts() const { return machine_.restarts(); }
+    bool wants_up() const { return machine_.wants_up(); }
+    bool ever_started() const { return machine_.ever_started(); }
     /// A process of this instance may still exist.
     bool has_processes() const { return group_ != nullptr; }
     int pgid() const { return group_ ? group_->pid() : -1; }
     std::chrono::steady_clock::time_point started_at() const { return started_at_; }
-    std::optional<std::chrono::steady_clock::time_point> ready_at() const { return ready_at_; }
+    std::optional<std::chrono::steady_clock::time_point> ready_at() const {
+        return machine_.ready_at();
+    }
     std::vector<int> readiness_ports() const;
     const std::filesystem::path& log_file() const { return paths_.log_file; }
     /// The JVM's pid from the runtime's pid file (it changes when the start script restarts the
     /// JVM on exit 121). Cached by the file's mtime and size: one stat() per call.
     std::optional<int> jvm_pid() const;
+    /// The last lines the current or last run printed (a bind error, a stack trace's head).
+    const std::deque<std::string>& last_output() const { return output_tail_; }
     /// Every chunk of the instance's output, as it is captured (for `logs -f`).
     void set_output_listener(std::function<void(std::string_view)> listener) {
         output_listener_ = std::move(listener);
@@ -78,18 +86,14 @@ class SupervisedProcess {
   private:
     using Clock = std::chrono::steady_clock;
 
-    void set_state(ProcessState to, const std::string& why);
+    void apply(const Actions& actions);
+    void report(const Actions& actions);
+    void spawn_run();
     void on_main_exited(ExitStatus status);
-    void enter_starting();
-    void enter_running(const std::string& how);
-    void enter_backoff(std::chrono::milliseconds delay, const std::string& why);
-    void enter_stopping(const std::string& why);
-    void enter_fatal(const std::string& why);
-    void fail_before_spawn(ExitReason reason, const std::string& why);
-    void after_group_drained();
     std::string port_conflict() const;
-    void arm_deadline(std::chrono::milliseconds after, std::function<void()> on_expiry);
+    void arm_deadline(std::chrono::milliseconds after, std::uint64_t token);
     void read_output();
+    void remember_output(std::string_view chunk);
     void scan_for_startup_line(std::string_view chunk);
     void probe_ports();
     void write_record() const;
@@ -106,32 +110,26 @@ class SupervisedProcess {
         std::optional<int> pid;
     };
     mutable JvmPidCache jvm_pid_cache_;
+    mutable std::optional<int> last_jvm_pid_;  // the JVM seen last, named once it has gone
     RotatingLog log_;
-
-    ProcessState state_ = ProcessState::Stopped;
-    ExitReason reason_ = ExitReason::None;
-    std::string last_error_;
-    bool want_up_ = false;
-    bool ever_started_ = false;
+    InstanceMachine machine_;
+    /// Expires with this object: a posted report or a queued completion finds it gone.
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
     int pid_ = -1;                       // the start script
     std::unique_ptr<ChildGroup> group_;  // kept until the whole group is gone
     bool main_exited_ = false;
-    ExitStatus exit_status_;
-    bool start_timed_out_ = false;
-    int failures_ = 0;
-    int restarts_ = 0;
+    std::string stop_how_;  // what the last graceful stop did, for the log line
     Clock::time_point started_at_;
-    std::optional<Clock::time_point> ready_at_;
 
     boost::asio::steady_timer deadline_;
     boost::asio::steady_timer probe_timer_;
     std::unique_ptr<OutputPipe> output_;
-    std::uint64_t output_generation_ = 0;  // one per run: see read_output()
     std::array<char, 16384> buffer_{};
     std::string partial_line_;
+    std::deque<std::string> output_tail_;
+    std::string tail_partial_;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> probes_;
-    std::mt19937 random_;
 };
 
 }  // namespace carbon

@@ -14,6 +14,7 @@
 #include "host_ports.hpp"
 #include "paths.hpp"
 #include "plan_report.hpp"
+#include "preflight.hpp"
 #include "process_probe.hpp"
 #include "state_store.hpp"
 #include "version.hpp"
@@ -92,41 +93,62 @@ InstancePaths Supervisor::paths_for(const std::string& name) const {
 }
 
 int Supervisor::run() {
+    // Nothing half done: what can fail is checked before anything is stopped or written.
+    preflight_run(options_.state(), options_.socket());
     if (!become_child_subreaper()) {
         spdlog::warn(
             "cannot become a child subreaper: a JVM whose start script dies escapes supervision");
     }
-    wait_for_signals();  // SIGCHLD from the start, so no child is left a zombie
+    wait_for_signals();                     // SIGCHLD from the start, so no child is left a zombie
+    auto session = load_session(options_);  // bad profiles: ConfigError before anything runs
     int longest_stop = 60;
-    auto session = plan_from_options(options_);
     for (const auto& profile : session->profiles) {
         longest_stop = std::max(longest_stop, profile.stop_timeout_s);
     }
-    stop_leftovers(io_, options_.state(), std::chrono::seconds(longest_stop));
-    session = plan_from_options(options_);  // again: the leftovers' ports are free now
-    if (!session->plan.ok()) {
-        for (const auto& conflict : session->plan.conflicts) {
-            spdlog::error("{}", conflict.message);
-        }
-        spdlog::error("the plan has conflicts: nothing was started (see carbon-launcher plan)");
-        return kExitUnavailable;
-    }
-    write_configs(session->plan);
-    save_sticky_offsets(options_.state(), session->plan);
-    control_ = std::make_unique<ControlServer>(
-        io_, ControlSocketOptions{options_.socket(), options_.socket_group}, *this);
-    adopt_plan(std::move(session));
-    keep_service_manager_waiting();
-    update_service_status();
+    // Phase one, on this same loop: stop what a crashed launcher left running. A SIGTERM
+    // meanwhile is a shutdown like any other; nothing of ours has started.
+    std::shared_ptr<PlanningSession> loaded(std::move(session));
+    leftovers_ = std::make_unique<LeftoverCleanup>(
+        io_, options_.state(), std::chrono::seconds(longest_stop), [this, loaded] {
+            leftovers_.reset();
+            start_supervising(loaded);
+        });
     io_.run();
     control_.reset();
     return exit_code_;
 }
 
-void Supervisor::adopt_plan(std::unique_ptr<PlanningSession> session) {
-    std::shared_ptr<PlanningSession> shared(std::move(session));
-    for (const auto& planned : shared->plan.instances) {
-        add_instance(planned, shared);
+// Phase two: plan once (the leftovers' ports are free now), write the configs, start.
+void Supervisor::start_supervising(std::shared_ptr<PlanningSession> session) {
+    if (shutting_down_) {
+        spdlog::info("stopped before anything was started");
+        finish_if_all_down();
+        return;
+    }
+    plan_session(*session, load_sticky_offsets(options_.state()), HostPorts());
+    if (!session->plan.ok()) {
+        for (const auto& conflict : session->plan.conflicts) {
+            spdlog::error("{}", conflict.message);
+        }
+        spdlog::error("the plan has conflicts: nothing was started (see carbon-launcher plan)");
+        exit_code_ = kExitUnavailable;
+        signals_.cancel();
+        io_.stop();
+        return;
+    }
+    // Bound before any config is written; clients are served once this handler returns.
+    control_ = open_control_socket(
+        io_, ControlSocketOptions{options_.socket(), options_.socket_group}, *this);
+    write_configs(session->plan);
+    save_sticky_offsets(options_.state(), session->plan);
+    adopt_plan(session);
+    keep_service_manager_waiting();
+    update_service_status();
+}
+
+void Supervisor::adopt_plan(const std::shared_ptr<PlanningSession>& session) {
+    for (const auto& planned : session->plan.instances) {
+        add_instance(planned, session);
     }
     start_what_is_due();
 }
@@ -165,6 +187,9 @@ void Supervisor::wait_for_signals() {
 void Supervisor::interrupt() {
     if (++interrupts_ > 1) {
         spdlog::warn("second interrupt: killing every instance");
+        if (leftovers_) {
+            leftovers_->kill_now();
+        }
         for (auto& [name, instance] : instances_) {
             instance->kill_now();
         }
@@ -270,8 +295,8 @@ void Supervisor::begin_shutdown() {
 }
 
 void Supervisor::finish_if_all_down() {
-    if (!shutting_down_ || !retiring_.empty()) {
-        return;
+    if (!shutting_down_ || !retiring_.empty() || leftovers_) {
+        return;  // the leftovers' phase ends in start_supervising(), which finishes then
     }
     for (const auto& [name, instance] : instances_) {
         if (instance->has_processes() || is_live(instance->state()) || instance->wants_up()) {
@@ -291,6 +316,10 @@ void Supervisor::reload() {
     if (shutting_down_) {
         return;
     }
+    if (leftovers_) {
+        spdlog::warn("reload: ignored while an earlier launcher's instances are being stopped");
+        return;
+    }
     spdlog::info("reloading the profiles from {}", options_.profiles().string());
     reload_result_ = "reloaded";
     notifier_.reloading();
@@ -300,9 +329,7 @@ void Supervisor::reload() {
     } ready_again{notifier_};
     std::unique_ptr<PlanningSession> session;
     try {
-        session = std::make_unique<PlanningSession>();
-        session->catalog = RuntimeCatalog::load(find_runtimes_dir(options_.runtimes_dir));
-        session->profiles = load_profiles(options_.profiles(), session->catalog);
+        session = load_session(options_);
         StickyOffsets current = load_sticky_offsets(options_.state());
         for (const auto& [name, instance] : instances_) {
             current[name] = instance->offset();
@@ -312,7 +339,7 @@ void Supervisor::reload() {
                 return entry.second->owns_process(pid);
             });
         });
-        session->plan = plan_offsets(session->profiles, current, host);
+        plan_session(*session, current, host);
         if (!session->plan.ok()) {
             for (const auto& conflict : session->plan.conflicts) {
                 spdlog::error("reload: {}", conflict.message);
@@ -377,6 +404,8 @@ nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const 
             {"jvm_pid", jvm ? nlohmann::json(*jvm) : nlohmann::json(nullptr)},
             {"uptime_s", live ? std::chrono::duration<double>(Clock::now() - since).count() : 0.0},
             {"restarts", instance.restarts()},
+            {"last_output", nlohmann::json(std::vector<std::string>(instance.last_output().begin(),
+                                                                    instance.last_output().end()))},
             {"ready_ports", instance.state() == ProcessState::Running
                                 ? nlohmann::json(instance.readiness_ports())
                                 : nlohmann::json::array()}};
@@ -423,15 +452,15 @@ std::string Supervisor::status_text(const std::vector<std::string>& names) const
         }
         std::string& fixed = static_status_text_[name];
         if (fixed.empty()) {
-            const std::string whole = static_status(*instance).dump();
+            const std::string whole = serialize_control_message(static_status(*instance));
             fixed = whole.substr(1, whole.size() - 2);  // the members without the braces
         }
-        std::string live = live_status(*instance).dump();
+        std::string live = serialize_control_message(live_status(*instance));
         live.back() = ',';
         text += (first ? "" : ",") + live + fixed + "}";
         first = false;
     }
-    return text + R"(],"launcher":)" + launcher_status().dump() + "}";
+    return text + R"(],"launcher":)" + serialize_control_message(launcher_status()) + "}";
 }
 
 nlohmann::json Supervisor::launcher_status() const {

@@ -10,6 +10,7 @@
 
 #include "cli_options.hpp"
 #include "control_server.hpp"
+#include "leftovers.hpp"
 #include "planning.hpp"
 #include "service_notifier.hpp"
 #include "supervised_process.hpp"
@@ -43,7 +44,8 @@ class Supervisor : public ControlHandler {
     nlohmann::json static_status(const SupervisedProcess& instance) const;
     std::vector<SupervisedProcess*> named_instances(const std::vector<std::string>& names,
                                                     bool empty_means_all);
-    void adopt_plan(std::unique_ptr<PlanningSession> session);
+    void start_supervising(std::shared_ptr<PlanningSession> session);
+    void adopt_plan(const std::shared_ptr<PlanningSession>& session);
     void add_instance(const InstancePlan& planned, std::shared_ptr<PlanningSession> session);
     // The platform's half (supervisor_posix.cpp, supervisor_windows.cpp).
     void add_os_signals();
@@ -73,6 +75,9 @@ class Supervisor : public ControlHandler {
     std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
     std::map<std::string, std::string> fingerprints_;
 
+    /// While set, the first phase runs: an earlier launcher's leftovers are being stopped and
+    /// nothing of ours has started yet.
+    std::unique_ptr<LeftoverCleanup> leftovers_;
     std::unique_ptr<ControlServer> control_;
     ServiceNotifier notifier_;
     boost::asio::steady_timer extend_timer_;  // EXTEND_TIMEOUT_USEC while starting or stopping
@@ -84,11 +89,5 @@ class Supervisor : public ControlHandler {
     int interrupts_ = 0;
     int exit_code_ = 0;
 };
-
-/// Finds instances that an earlier launcher left running (its records in STATE/instances, matched
-/// by pid and start time) and stops their process groups: SIGTERM, then SIGKILL after
-/// `stop_timeout`. Completion is awaited through pidfds on the event loop.
-void stop_leftovers(boost::asio::io_context& io, const std::filesystem::path& state_dir,
-                    std::chrono::seconds stop_timeout);
 
 }  // namespace carbon

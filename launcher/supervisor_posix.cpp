@@ -9,8 +9,28 @@
 #include "supervisor.hpp"
 
 namespace carbon {
+namespace {
+
+void ignore_signal(int) {}
+
+/// A write to a closed pipe (`carbon-launcher run 2>&1 | tee log` whose reader went away) must
+/// fail with EPIPE, not end the launcher and orphan every instance. A no-op handler rather than
+/// SIG_IGN: an ignored signal stays ignored across exec, and the instances' start scripts must
+/// get the default SIGPIPE; a caught one is reset to the default in the exec'd program.
+void survive_closed_pipes() {
+    struct sigaction action {};
+    action.sa_handler = ignore_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (::sigaction(SIGPIPE, &action, nullptr) != 0) {
+        spdlog::warn("cannot catch SIGPIPE: a closed stderr would end the launcher");
+    }
+}
+
+}  // namespace
 
 void Supervisor::add_os_signals() {
+    survive_closed_pipes();
     for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
         signals_.add(signal);
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 60),
-# seeded with the project's own config fixtures. Exits non-zero on any crash.
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 60):
+# the two config patchers seeded with the project's config fixtures, the control protocol with
+# request lines, the profile/state parser with the example profiles. Exits non-zero on any crash.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
@@ -8,19 +9,43 @@ seconds=${1:-60}
 build_dir=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
 CXX=clang++ cmake -S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCARBON_FUZZ=ON -DCARBON_BUILD_TESTS=OFF -DCARBON_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build_dir" --target fuzz_si_patch fuzz_toml_patch
-# Inputs that once crashed a target must stay fixed.
+targets="fuzz_si_patch fuzz_toml_patch fuzz_control_protocol fuzz_profile"
+# shellcheck disable=SC2086
+cmake --build "$build_dir" --target $targets
+# Inputs that once crashed a target (or the issue's reproductions) must stay fixed.
 "$build_dir/bin/fuzz_si_patch" "$repo"/fuzz/regressions/si-* 2>&1 | tail -1
 "$build_dir/bin/fuzz_toml_patch" "$repo"/fuzz/regressions/toml-* 2>&1 | tail -1
-for target in fuzz_si_patch fuzz_toml_patch; do
+"$build_dir/bin/fuzz_control_protocol" "$repo"/fuzz/regressions/control-* 2>&1 | tail -1
+"$build_dir/bin/fuzz_profile" "$repo"/fuzz/regressions/profile-* 2>&1 | tail -1
+for target in $targets; do
     corpus=$build_dir/corpus-$target
     rm -rf "$corpus"  # start from the seeds every time: a repeatable run
     runs=$((seconds * 2000))
     mkdir -p "$corpus"
-    # Seeds: a two-byte offset header followed by each fixture.
-    for fixture in "$repo"/tests/fixtures/*; do
-        { printf '\x05\x00'; cat "$fixture"; } > "$corpus/seed-$(basename "$fixture")"
-    done
+    case $target in
+        fuzz_control_protocol)  # request lines, and output that is not UTF-8
+            printf '%s' '{"v":1,"id":7,"cmd":"logs","names":["apim-1"],"lines":20,"follow":true}' \
+                > "$corpus/seed-logs"
+            printf '%s' '{"v":1,"id":[1,{"a":null}],"cmd":"status","names":[]}' > "$corpus/seed-status"
+            printf '%s' '{"v":1,"cmd":"restart","names":["si"]}' > "$corpus/seed-restart"
+            printf 'caf\351 cr\350me \342\202\254\n' > "$corpus/seed-latin1"
+            printf '\377\n' > "$corpus/seed-not-utf8"
+            printf '%s' '{"v":1,"cmd":"status","id":[[[[[[[[1]]]]]]]],"cmd":"x"}' > "$corpus/seed-dup"
+            ;;
+        fuzz_profile)  # the example profiles (JSON with comments), a state file, a record
+            for profile in "$repo"/profiles/examples/*.json; do
+                cp "$profile" "$corpus/seed-$(basename "$profile")"
+            done
+            printf '%s' '{"version":1,"offsets":{"apim-1":0,"si":3}}' > "$corpus/seed-offsets"
+            printf '%s' '{"name":"a","pid":10,"pgid":10,"start_time":5,"offset":1,"home":"/h"}' \
+                > "$corpus/seed-record"
+            ;;
+        *)  # Seeds: a two-byte offset header followed by each fixture.
+            for fixture in "$repo"/tests/fixtures/*; do
+                { printf '\x05\x00'; cat "$fixture"; } > "$corpus/seed-$(basename "$fixture")"
+            done
+            ;;
+    esac
     echo "fuzz: $target for ${seconds}s"
     # A fixed seed and run count make CI repeatable: the same commit explores the same inputs,
     # and max_total_time only caps a slow machine.

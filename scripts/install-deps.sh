@@ -2,7 +2,7 @@
 # Installs the Debian packages carbon-launcher builds and tests with, only when one is missing.
 set -euo pipefail
 packages=(
-    cmake g++ ninja-build pkg-config python3 python3-yaml
+    cmake g++ ninja-build pkg-config python3 python3-yaml iproute2
     libboost1.81-dev libboost-program-options1.81-dev
     libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
     libyaml-cpp-dev libtomlplusplus-dev libsystemd-dev

@@ -4,7 +4,9 @@
 #   1. unit_tests.exe: common/ built for Windows
 #   2. windows_launcher_tests.exe: the Windows platform files (job objects, TCP table, locks)
 #   3. tests/windows/test_windows.py: console mode with two API-M instances behind a fake
-#      api-manager.bat, killing the launcher ends them (job), and the SCM service round trip
+#      api-manager.bat, killing the launcher ends them (job), and the SCM service round trip;
+#      behind a .bat that wipes tmp and ends as WSO2's does: the tmp guard (a missing HOME\tmp is
+#      created, tmp as a file or link is exit 78 with nothing started) and the JVM's exit code
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD_DIR=${WIN_BUILD_DIR:-$repo/build-win}

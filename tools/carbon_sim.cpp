@@ -2,23 +2,38 @@
 //
 //   carbon-sim jvm --runtime RUNTIME --home HOME [-Dk=v ...]
 //
-// Reads its offset the way the real runtime does (API-M: -DportOffset over [server] offset in
-// deployment.toml; SI and Tooling: deployment.yaml), binds every default port of its table at
-// base + offset (fixed ports unshifted), writes the runtime's pid file, prints the real startup
-// line, and stops gracefully on SIGTERM (exit 143, as a JVM does). HOME/sim.json changes its
-// behaviour: start_delay_ms, stop_delay_ms, crash_after_ms (+ crash_exit_code),
-// exit_121_after_ms (once per marker file), ignore_sigterm, grandchild, bind_host.
+// It behaves, in what a supervisor can observe, like the JVM that WSO2's start scripts run; each
+// behaviour is a fact with its source in tools/SIMULATION.md ([F1]..[F14] below):
+//   - API-M (Carbon 4): the offset is -DportOffset, else [server] offset in
+//     repository/conf/deployment.toml [F6]; the pid file is HOME/wso2carbon.pid, NUL-padded [F10].
+//   - SI and Tooling (Carbon 5): the config is CARBON_HOME/conf/<wso2.runtime>/deployment.yaml,
+//     wso2.runtime and wso2.runtime.path being the system properties carbon.sh passes [F7]; a
+//     missing file is a WARN line and Carbon's defaults (offset 0) [F7]; runtime.pid is written
+//     into wso2.runtime.path [F10].
+//   - It writes its pid file before it opens its ports [F10], binds every default port at
+//     base + offset (fixed ports unshifted), prints the startup line [F13], and stops gracefully
+//     on SIGTERM (exit 143, as a JVM does after its shutdown hook).
+//   - A port it cannot bind ends it with an error line on stdout and exit code 1, before any
+//     of its ports accepts a connection [F11].
+// HOME/sim.json changes its behaviour: start_delay_ms, stop_delay_ms, crash_after_ms
+// (+ crash_exit_code), exit_121_after_ms (once per marker file), ignore_sigterm, grandchild,
+// bind_host, bind_delay_ms (its ports are opened that late, as a real Carbon opens its transports
+// late in its startup: the window in which another process can take one).
 #ifndef _WIN32
 #include <fcntl.h>
 #include <unistd.h>
 #endif
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,6 +55,7 @@ namespace {
 struct Behaviour {
     int start_delay_ms = 300;
     int stop_delay_ms = 200;
+    int bind_delay_ms = 0;
     std::optional<int> crash_after_ms;
     int crash_exit_code = 1;
     std::optional<int> exit_121_after_ms;
@@ -58,6 +74,7 @@ Behaviour load_behaviour(const fs::path& home) {
     const auto json = nlohmann::json::parse(*text);
     b.start_delay_ms = json.value("start_delay_ms", b.start_delay_ms);
     b.stop_delay_ms = json.value("stop_delay_ms", b.stop_delay_ms);
+    b.bind_delay_ms = json.value("bind_delay_ms", b.bind_delay_ms);
     if (json.contains("crash_after_ms")) {
         b.crash_after_ms = json["crash_after_ms"].get<int>();
     }
@@ -75,49 +92,100 @@ void say(const std::string& line) {
     std::cout << line << std::endl;  // flush: stdout is a pipe to the launcher
 }
 
-int offset_of(const carbon::RuntimeTable& table, const fs::path& home,
-              const std::vector<std::string>& args) {
-    if (table.supports_method("argument")) {
-        for (const auto& arg : args) {
-            if (arg.rfind("-DportOffset=", 0) == 0) {
-                return std::stoi(arg.substr(13));  // the argument wins over the file
-            }
+/// -Dk=v arguments as Java system properties; a later one wins, as System.setProperty does for
+/// the arguments Carbon's Main processes after the script's own -D options [F4].
+std::map<std::string, std::string> system_properties(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> properties;
+    for (const auto& arg : args) {
+        if (arg.rfind("-D", 0) != 0) {
+            continue;
         }
-        std::string error;
-        if (const auto text = carbon::read_text_file(home / table.config_file, error)) {
-            return static_cast<int>(
-                carbon::read_toml_server_offset(*text, home / table.config_file).value_or(0));
-        }
-        return 0;
+        const auto equals = arg.find('=');
+        properties[arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2)] =
+            equals == std::string::npos ? "true" : arg.substr(equals + 1);
     }
-    std::string error;
-    const auto text = carbon::read_text_file(home / table.config_file, error);
-    if (!text) {
-        throw std::runtime_error(table.config_file + ": " + error);
-    }
-    return std::stoi(carbon::read_yaml_scalar(*text, "wso2.carbon/ports/offset", table.config_file)
-                         .value_or("0"));
+    return properties;
 }
 
-std::string server_name(const carbon::RuntimeTable& table, const fs::path& home) {
-    std::string error;
-    if (table.config_file.ends_with(".yaml")) {
-        if (const auto text = carbon::read_text_file(home / table.config_file, error)) {
-            if (auto name =
-                    carbon::read_yaml_scalar(*text, "wso2.carbon/name", table.config_file)) {
-                return *name;
-            }
-        }
-    }
-    return table.display_name;
+std::optional<std::string> property(const std::map<std::string, std::string>& properties,
+                                    const std::string& key) {
+    const auto it = properties.find(key);
+    return it == properties.end() ? std::nullopt : std::optional<std::string>(it->second);
 }
 
-/// Binds and listens, or exits 1 the way a JVM that cannot bind does.
-std::unique_ptr<asio::ip::tcp::acceptor> listen_on(asio::io_context& io, const std::string& host,
-                                                   int port) {
+/// Carbon 5 (SI, Tooling) reads YAML from conf/<runtime name>/; Carbon 4 (API-M) reads TOML.
+bool is_carbon5(const carbon::RuntimeTable& table) {
+    return table.family == carbon::RuntimeFamily::Carbon5;
+}
+
+/// Where the JVM takes its configuration, its pid file and its offset from.
+struct Resolved {
+    fs::path carbon_home;
+    fs::path config;  // the file it reads (may not exist)
+    bool config_found = false;
+    std::string config_text;
+    fs::path pid_file;
+    int offset = 0;
+};
+
+Resolved resolve(const carbon::RuntimeTable& table, const fs::path& home,
+                 const std::map<std::string, std::string>& properties) {
+    Resolved r;
+    r.carbon_home = property(properties, "carbon.home").value_or(home.string());
+    std::string error;
+    if (!is_carbon5(table)) {
+        // [F6] Carbon 4: -DportOffset wins over [server] offset in deployment.toml.
+        r.config = r.carbon_home / table.config_file;
+        if (const auto text = carbon::read_text_file(r.config, error)) {
+            r.config_found = true;
+            r.config_text = *text;
+        }
+        r.pid_file = r.carbon_home / table.pid_file;  // [F10] HOME/wso2carbon.pid
+        if (const auto arg = property(properties, "portOffset")) {
+            r.offset = std::stoi(*arg);
+        } else if (r.config_found) {
+            r.offset = static_cast<int>(
+                carbon::read_toml_server_offset(r.config_text, r.config).value_or(0));
+        }
+        return r;
+    }
+    // [F7] Carbon 5: Utils.getRuntimeConfigPath() is CARBON_HOME/conf/<wso2.runtime>, and the
+    // pid file goes into wso2.runtime.path. carbon.sh passes both; without them Carbon fails.
+    const auto runtime_name = property(properties, "wso2.runtime");
+    const auto runtime_path = property(properties, "wso2.runtime.path");
+    if (!runtime_name || !runtime_path) {
+        throw std::runtime_error(
+            "system properties wso2.runtime and wso2.runtime.path must be set (carbon.sh sets "
+            "them from RUNTIME_HOME)");
+    }
+    r.config = r.carbon_home / "conf" / *runtime_name / fs::path(table.config_file).filename();
+    if (const auto text = carbon::read_text_file(r.config, error)) {
+        r.config_found = true;
+        r.config_text = *text;
+        r.offset = std::stoi(
+            carbon::read_yaml_scalar(r.config_text, "wso2.carbon/ports/offset", r.config.string())
+                .value_or("0"));
+    }
+    r.pid_file = fs::path(*runtime_path) / fs::path(table.pid_file).filename();
+    return r;
+}
+
+std::string server_name(const carbon::RuntimeTable& table, const Resolved& resolved) {
+    if (resolved.config_found && is_carbon5(table)) {
+        if (auto name = carbon::read_yaml_scalar(resolved.config_text, "wso2.carbon/name",
+                                                 resolved.config.string())) {
+            return *name;
+        }
+    }
+    return table.runtime == "api-manager" ? "WSO2 Carbon" : table.display_name;
+}
+
+/// Binds one port (not yet listening); an empty pointer when it cannot.
+std::unique_ptr<asio::ip::tcp::acceptor> bind_port(asio::io_context& io, const std::string& host,
+                                                   int number) {
     auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
     const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host),
-                                           static_cast<unsigned short>(port));
+                                           static_cast<unsigned short>(number));
     boost::system::error_code ec;
     acceptor->open(endpoint.protocol(), ec);
 #ifndef _WIN32
@@ -128,22 +196,43 @@ std::unique_ptr<asio::ip::tcp::acceptor> listen_on(asio::io_context& io, const s
     if (!ec) {
         acceptor->bind(endpoint, ec);
     }
-    if (!ec) {
-        acceptor->listen(64, ec);
-    }
-    if (ec) {
-        say("java.net.BindException: Address already in use: " + host + ":" + std::to_string(port));
-        std::exit(1);
-    }
-    return acceptor;
+    return ec ? nullptr : std::move(acceptor);
 }
 
-void write_pid_file(const carbon::RuntimeTable& table, const fs::path& home) {
-    const fs::path file = home / table.pid_file;
-    fs::create_directories(file.parent_path());
+/// Opens every default port: all are bound before any listens, so that a port it cannot bind
+/// ends the JVM [F11] before anything accepted a connection (a readiness probe must not see a
+/// JVM that is about to exit as ready). Exits 1 with the error line on stdout.
+std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> open_ports(
+    asio::io_context& io, const std::string& host, const std::vector<carbon::InstancePort>& ports,
+    int offset) {
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> listeners;
+    for (const auto& port : ports) {
+        if (!port.default_open) {
+            continue;
+        }
+        const int number = port.effective(offset);
+        auto acceptor = bind_port(io, host, number);
+        if (!acceptor) {
+            listeners.clear();  // closed now, not after the exit handlers
+            say("[carbon-sim] ERROR - Failed to bind port " + std::to_string(number) + " (" +
+                port.purpose + ") on " + host + ": java.net.BindException: Address already in use");
+            std::exit(1);
+        }
+        listeners.push_back(std::move(acceptor));
+    }
+    for (auto& acceptor : listeners) {
+        boost::system::error_code ec;
+        acceptor->listen(64, ec);
+    }
+    return listeners;
+}
+
+void write_pid_file(const carbon::RuntimeTable& table, const fs::path& file) {
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
     std::string content = std::to_string(carbon::current_pid());
     if (table.runtime == "api-manager") {
-        content.resize(20, '\0');  // API-M pads its pid file with NUL bytes
+        content.resize(20, '\0');  // API-M pads its pid file with NUL bytes [F10]
     }
     std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
 }
@@ -156,45 +245,50 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         std::cerr << "carbon-sim: unknown runtime " << runtime << "\n";
         return 2;
     }
-    const Behaviour behaviour = load_behaviour(home);
-    const int offset = offset_of(*table, home, args);
+    const auto properties = system_properties(args);
+    const Resolved resolved = resolve(*table, home, properties);
+    const Behaviour behaviour = load_behaviour(resolved.carbon_home);
+    const int offset = resolved.offset;
     auto ports = carbon::table_ports(*table);
-    if (table->config_file.ends_with(".yaml")) {
-        std::string error;
-        if (const auto text = carbon::read_text_file(home / table->config_file, error)) {
-            for (const auto& [key, base] :
-                 carbon::read_yaml_ports(*text, *table, table->config_file)) {
-                for (auto& port : ports) {
-                    port.base = port.key == key ? base : port.base;
-                }
+    if (resolved.config_found && is_carbon5(*table)) {
+        for (const auto& [key, base] :
+             carbon::read_yaml_ports(resolved.config_text, *table, resolved.config.string())) {
+            for (auto& port : ports) {
+                port.base = port.key == key ? base : port.base;
             }
         }
     }
     say("carbon-sim: " + runtime + " pid " + std::to_string(carbon::current_pid()) + " offset " +
-        std::to_string(offset) + " home " + home.string());
+        std::to_string(offset) + " home " + resolved.carbon_home.string());
+    if (is_carbon5(*table)) {
+        const std::string name = property(properties, "wso2.runtime").value_or("");
+        if (resolved.config_found) {
+            say("[carbon-sim] INFO - configuration " + resolved.config.string() + " (runtime '" +
+                name + "'): offset " + std::to_string(offset));
+        } else {
+            say("[carbon-sim] WARN - no " + resolved.config.string() + " (runtime '" + name +
+                "'); using Carbon's defaults: offset 0");
+        }
+    }
     for (const auto& arg : args) {
         if (arg.rfind("-D", 0) == 0) {
             say("carbon-sim: system property " + arg.substr(2));
         }
     }
     const auto started = std::chrono::steady_clock::now();
+    write_pid_file(*table, resolved.pid_file);  // before the server starts [F10]
     asio::io_context io;
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> listeners;
-    for (const auto& port : ports) {
-        if (port.default_open) {
-            listeners.push_back(listen_on(io, behaviour.bind_host, port.effective(offset)));
-        }
-    }
-    write_pid_file(*table, home);
 #ifndef _WIN32
     if (behaviour.grandchild && ::fork() == 0) {
-        // A helper process in the same group, like the diagnostics JVM of API-M 4.3+.
+        // A helper process of the JVM in the same group. (API-M 4.3+'s diagnostics tool is a
+        // child of the script instead: see make-sim-home.sh [F12].)
         ::execl("/bin/sleep", "sleep", "3600", static_cast<char*>(nullptr));
         std::_Exit(127);
     }
 #endif
     asio::signal_set signals(io, SIGTERM, SIGINT);
-    asio::steady_timer start_timer(io), event_timer(io), stop_timer(io);
+    asio::steady_timer bind_timer(io), start_timer(io), event_timer(io), stop_timer(io);
     int exit_code = 0;
     std::function<void()> wait_for_signal = [&] {
         signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -207,6 +301,7 @@ int run_jvm(const std::string& runtime, const fs::path& home,
                 return;
             }
             say("carbon-sim: shutting down (signal " + std::to_string(signal) + ")");
+            bind_timer.cancel();
             start_timer.cancel();
             event_timer.cancel();
             stop_timer.expires_after(std::chrono::milliseconds(behaviour.stop_delay_ms));
@@ -219,20 +314,17 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         });
     };
     wait_for_signal();
-    start_timer.expires_after(std::chrono::milliseconds(behaviour.start_delay_ms));
-    start_timer.async_wait([&](const boost::system::error_code& ec) {
+    const auto on_started = [&](const boost::system::error_code& ec) {
         if (ec) {
             return;
         }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         char line[256];
-        std::snprintf(
-            line, sizeof line, "[carbon-sim] INFO - %s started in %.3f sec",
-            table->runtime == "api-manager" ? "WSO2 Carbon" : server_name(*table, home).c_str(),
-            seconds);
+        std::snprintf(line, sizeof line, "[carbon-sim] INFO - %s started in %.3f sec",
+                      server_name(*table, resolved).c_str(), seconds);
         say(line);
-        const fs::path marker = home / "sim-121-done";
+        const fs::path marker = resolved.carbon_home / "sim-121-done";
         if (behaviour.exit_121_after_ms && !fs::exists(marker)) {
             event_timer.expires_after(std::chrono::milliseconds(*behaviour.exit_121_after_ms));
             event_timer.async_wait([&, marker](const boost::system::error_code& e) {
@@ -254,6 +346,16 @@ int run_jvm(const std::string& runtime, const fs::path& home,
                 }
             });
         }
+    };
+    bind_timer.expires_after(std::chrono::milliseconds(behaviour.bind_delay_ms));
+    bind_timer.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) {
+            return;
+        }
+        listeners = open_ports(io, behaviour.bind_host, ports, offset);
+        start_timer.expires_after(std::chrono::milliseconds(
+            std::max(0, behaviour.start_delay_ms - behaviour.bind_delay_ms)));
+        start_timer.async_wait(on_started);
     });
     io.run();
     return exit_code;
@@ -270,7 +372,7 @@ int main(int argc, char** argv) {
     try {
         return run_jvm(args[2], args[4], std::vector<std::string>(args.begin() + 5, args.end()));
     } catch (const std::exception& e) {
-        std::cerr << "carbon-sim: " << e.what() << "\n";
+        say(std::string("[carbon-sim] ERROR - ") + e.what());
         return 1;
     }
 }

@@ -62,6 +62,26 @@ class Workspace:
         return result.returncode, json.loads(result.stdout)
 
 
+def control_request(socket_path, command, names=(), timeout=20):
+    """One request on the control socket, answered without starting a CLI process (fast enough to
+    sample states while something changes them); returns the reply's result."""
+    request = {"v": 1, "id": 1, "cmd": command, "names": list(names), "lines": 0, "follow": False}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(socket_path))
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data.decode("utf-8"))
+    if not reply.get("ok"):
+        raise AssertionError(f"{command}: {reply}")
+    return reply["result"]
+
+
 def listen_on(port):
     """A socket listening on 127.0.0.1:port, or None when the port is not free."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -85,7 +85,10 @@ class FiveInstancesTest(RunTestCase):
         jvms = {name: self.jvm(name) for name in RUNTIMES}
         mark = len(launcher.lines)
         os.kill(jvms["apim-2"], signal.SIGKILL)
-        launcher.wait_for(r"apim-2: Running -> Backoff \(exit code 137", 30, mark)
+        # api-manager.sh exits 0 whatever the JVM did (DOMAIN.md §3): the launcher must still
+        # count the JVM's end as a crash, and say which JVM ended.
+        launcher.wait_for(r"apim-2: Running -> Backoff \(the JVM \(pid \d+\) ended; api-manager.sh "
+                          r"exited 0 \(WSO2's scripts always do\)", 30, mark)
         launcher.wait_for(r"apim-2: Starting -> Running", 30, mark)
         self.assertNotEqual(self.jvm("apim-2"), jvms["apim-2"])
         for name in RUNTIMES:
@@ -110,7 +113,8 @@ class FailureTest(RunTestCase):
         launcher = self.launch()
         self.wait_running(launcher, ["apim-1", "si"])
         steady = {name: record(self.ws, name)["pid"] for name in ("apim-1", "si")}
-        launcher.wait_for(r"apim-2: \w+ -> Fatal \(gave up: 4 failures in a row; last: exit code 1\)", 60)
+        launcher.wait_for(r"apim-2: \w+ -> Fatal \(gave up: 4 failures in a row; last: the JVM "
+                          r"\(pid \d+\) ended; api-manager.sh exited 0", 60)
         delays = [int(m.group(1)) for m in (re.search(r"apim-2: \w+ -> Backoff .*next start in (\d+) ms", line)
                                             for line in launcher.lines) if m]
         self.assertEqual(len(delays), 3, launcher.lines)
@@ -163,7 +167,9 @@ class CrashedLauncherTest(RunTestCase):
         self.assertEqual(second.count("port-conflict"), 0)
         for name, home in self.homes.items():
             sims = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(home))]
-            self.assertEqual(len(sims), 2, f"{name}: expected one script and one JVM, found {sims}")
+            # API-M: api-manager.sh and its JVM; SI: server.sh, wso2/server/bin/carbon.sh, JVM.
+            expected = 3 if name == "si" else 2
+            self.assertEqual(len(sims), expected, f"{name}: one script chain and one JVM, found {sims}")
         second.signal(signal.SIGTERM)
         self.assertEqual(second.wait_exit(), 0)
 
@@ -278,7 +284,8 @@ class LifecycleTest(RunTestCase):
             blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             blocker.bind(("127.0.0.1", 9443 + 37))
             blocker.listen(1)
-            conflict = launcher.wait_for(r"apim-1: Backoff -> Backoff \(port-conflict: port 9480 "
+            # A retry that fails before any process exists keeps Backoff: a note, not a self-edge.
+            conflict = launcher.wait_for(r"apim-1: still Backoff \(port-conflict: port 9480 "
                                          rf"\(HTTPS servlet .*\) is held by pid {os.getpid()} \(python", 30, backoff)
             launcher.wait_for(r"apim-1: Backoff -> Fatal \(gave up: port 9480 .* is held by pid", 30, conflict)
         self.assertEqual(launcher.count(r"apim-1: Backoff -> Starting"), 0)  # nothing was spawned

@@ -15,7 +15,7 @@ bool has(const std::vector<std::string>& env, const std::string& entry) {
 
 }  // namespace
 
-TEST_CASE("the launcher's own CARBON_HOME never leaks into an instance") {
+TEST_CASE("the launcher's own CARBON_HOME and RUNTIME_HOME never leak into an instance") {
     Profile profile;
     profile.home = "/opt/si-1";
     profile.table = test::source_catalog().find("streaming-integrator");
@@ -29,12 +29,32 @@ TEST_CASE("the launcher's own CARBON_HOME never leaks into an instance") {
                                         {"LANG", "C.UTF-8"}},
                                        Platform::Linux);
     CHECK(has(env, "CARBON_HOME=/opt/si-1"));
-    CHECK(has(env, "RUNTIME_HOME=/opt/si-1"));
+    CHECK(std::none_of(env.begin(), env.end(),
+                       [](const std::string& e) { return e.rfind("RUNTIME_HOME=", 0) == 0; }));
     CHECK(has(env, "JAVA_HOME=/usr/lib/jvm/17"));
     CHECK(has(env, "PATH=/usr/lib/jvm/17/bin:/usr/bin"));
     CHECK(has(env, "JAVA_OPTS=-Xmx1g"));
     CHECK(has(env, "LANG=C.UTF-8"));
     CHECK_FALSE(has(env, "CARBON_HOME=/opt/other"));
+}
+
+TEST_CASE("SI gets no RUNTIME_HOME=HOME: its scripts' default HOME/wso2/server names the config") {
+    // RUNTIME_HOME=HOME would make Carbon 5's runtime name the home's folder name and the JVM
+    // would read conf/<that name>/deployment.yaml, not the patched conf/server/deployment.yaml.
+    for (const char* runtime : {"streaming-integrator", "si-tooling"}) {
+        Profile profile;
+        profile.home = "/opt/si-a";
+        profile.table = test::source_catalog().find(runtime);
+        REQUIRE(profile.table != nullptr);
+        CHECK(profile.table->runtime_home == "wso2/server");
+        CHECK(profile.table->config_file == "conf/server/deployment.yaml");
+        const auto env = child_environment(
+            profile, {{"RUNTIME_HOME", "/opt/si-a"}, {"RUNTIME", "si-a"}}, Platform::Linux);
+        CHECK_FALSE(has(env, "RUNTIME_HOME=/opt/si-a"));
+        CHECK_FALSE(has(env, "RUNTIME=si-a"));  // carbon.sh would name the runtime after it
+        CHECK(std::none_of(env.begin(), env.end(),
+                           [](const std::string& e) { return e.rfind("RUNTIME_HOME=", 0) == 0; }));
+    }
 }
 
 TEST_CASE("API-M gets no RUNTIME_HOME and inherits JAVA_HOME when the profile has none") {

@@ -53,3 +53,38 @@ TEST_CASE("a bad port table names the file and the field") {
     CHECK_THROWS_WITH_AS(RuntimeCatalog::load("/nonexistent/runtimes"),
                          doctest::Contains("pass --runtimes DIR"), ConfigError);
 }
+
+TEST_CASE("the runtime family, runtime home and scripts' exit status are data in the tables") {
+    const auto& catalog = test::source_catalog();
+    const auto& apim = *catalog.find("api-manager");
+    CHECK(apim.family == RuntimeFamily::Carbon4);
+    CHECK(apim.runtime_home.empty());
+    CHECK(apim.masks_exit_status("/opt/apim/bin/api-manager.sh"));
+    CHECK(apim.masks_exit_status("/opt/apim/bin/gateway.sh"));
+    CHECK_FALSE(apim.masks_exit_status("C:/wso2/apim/bin/api-manager.bat"));
+    CHECK_FALSE(apim.masks_exit_status("/opt/apim/bin/exec-jvm.sh"));  // the operator's own
+    for (const char* runtime : {"streaming-integrator", "si-tooling"}) {
+        const auto& si = *catalog.find(runtime);
+        CHECK(si.family == RuntimeFamily::Carbon5);
+        CHECK(si.runtime_home == "wso2/server");
+        CHECK(si.pid_file == "wso2/server/runtime.pid");  // runtime.pid lands in RUNTIME_HOME
+        CHECK(si.masks_exit_status(si.linux_scripts.front()));
+    }
+}
+
+TEST_CASE("a carbon5 table whose config file disagrees with its runtime home is refused") {
+    CHECK_THROWS_WITH_AS(parse_runtime_table(R"({"runtime":"x","family":"carbon5",
+        "runtime_home":"wso2/worker","config_file":"conf/server/deployment.yaml","ports":[]})",
+                                             "x.json"),
+                         doctest::Contains("conf/worker/deployment.yaml"), ConfigError);
+    CHECK_THROWS_WITH_AS(
+        parse_runtime_table(R"({"runtime":"x","family":"carbon5","ports":[]})", "x.json"),
+        doctest::Contains("/runtime_home"), ConfigError);
+    CHECK_THROWS_WITH_AS(
+        parse_runtime_table(R"({"runtime":"x","family":"carbon6","ports":[]})", "x.json"),
+        doctest::Contains("/family"), ConfigError);
+    CHECK_THROWS_WITH_AS(
+        parse_runtime_table(R"({"runtime":"x","script_exit_status":{"linux":"zero"},"ports":[]})",
+                            "x.json"),
+        doctest::Contains("/script_exit_status/linux"), ConfigError);
+}

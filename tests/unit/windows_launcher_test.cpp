@@ -1,5 +1,6 @@
 // The Windows platform files, against the real OS (run under Wine in CI): atomic replace, the
-// TCP table, the state-dir lock, and a ChildGroup's job: exit codes, output, kill.
+// TCP table, the state-dir lock, and a ChildGroup's job: exit codes (a WSO2-shaped .bat's too),
+// output, kill.
 #include <doctest/doctest.h>
 #include <windows.h>
 
@@ -127,4 +128,37 @@ TEST_CASE("kill ends every process of the job") {
     group.kill();
     // Wine reports 0 for a process its job killed, Windows the code given: assert only the end.
     CHECK(run_until(io, drained));
+}
+
+TEST_CASE("a batch file that ends like WSO2's hands the JVM's exit code to the launcher") {
+    // api-manager.bat and SI's carbon.bat end with the java line, `if "%ERRORLEVEL%"=="121" goto
+    // runJava`, labels and a `goto`, and no `exit /b`: cmd.exe /c then exits with the ERRORLEVEL
+    // the last program left, the JVM's own code (unlike the .sh scripts, which always exit 0).
+    // The "JVM" is a second cmd.exe exiting with the code given (the child has no PATH).
+    test::TempDir dir;
+    const auto script = dir.path() / "ends-like-wso2.bat";
+    test::write_file(script,
+                     "@echo off\r\nsetlocal enabledelayedexpansion\r\n:runJava\r\n"
+                     "\"%SystemRoot%\\system32\\cmd.exe\" /d /c exit %1\r\n"
+                     "if \"%ERRORLEVEL%\"==\"121\" goto runJava\r\n"
+                     ":end\r\ngoto endlocal\r\n\r\n:endlocal\r\n\r\n:END\r\n");
+    for (const int code : {0, 1, 143}) {
+        CAPTURE(code);
+        asio::io_context io;
+        auto spec = batch(script);
+        spec.args.push_back(std::to_string(code));
+        ChildGroup group(io, spec);
+        std::optional<ExitStatus> status;
+        bool done = false;
+        group.watch(
+            [&](ExitStatus s) {
+                status = s;
+                done = !group.alive();
+            },
+            [&] { done = !group.alive(); });
+        REQUIRE(run_until(io, done));
+        REQUIRE(status.has_value());
+        CHECK_FALSE(status->signaled);
+        CHECK(status->value == code);
+    }
 }

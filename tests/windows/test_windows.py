@@ -1,7 +1,8 @@
 """The Windows build, end to end under Wine: console mode with two API-M instances behind a fake
 api-manager.bat, graceful stop by CTRL_C to one instance's own console, their job objects, the SI
 YAML patched before start, exit 121, and the service round trip through the SCM (two services
-side by side too).
+side by side too). Behind an api-manager.bat shaped like WSO2's (blind tmp wipe, 121 loop, no
+`exit /b` at the end): the tmp guard, and the exit code the launcher sees when the JVM exits 1.
 
 Run by scripts/test-windows.sh after the cross-build. Everything runs in a private WINEPREFIX that
 is deleted at the end; every process a test starts is ended by its pid.
@@ -89,13 +90,13 @@ class WinePrefix:
         subprocess.run(["wineserver", "-p"], env=self.env, timeout=60, check=True)
         print(f"wine prefix {self.dir} ready in {time.monotonic() - started:.1f} s", flush=True)
 
-    def run(self, *args, timeout=120, check=False):
+    def run(self, *args, timeout=120, check=False, env=None, cwd=None):
         # Output through files, not pipes: Wine's own background processes (services.exe and
         # friends), started by whichever wine command comes first, inherit the descriptors and
         # would keep a pipe open long after the command itself has ended.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            code = subprocess.run(["wine", *map(str, args)], env=self.env, stdout=out, stderr=err,
-                                  timeout=timeout).returncode
+            code = subprocess.run(["wine", *map(str, args)], env=dict(self.env, **(env or {})),
+                                  cwd=cwd, stdout=out, stderr=err, timeout=timeout).returncode
             out.seek(0)
             err.seek(0)
             result = subprocess.CompletedProcess(args, code, out.read().decode(errors="replace"),
@@ -114,11 +115,56 @@ RUNTIMES = {"api-manager": ("api-manager.bat", "apim-deployment.toml", "reposito
             "streaming-integrator": ("server.bat", "si-deployment.yaml", "conf/server/deployment.yaml")}
 
 
+def passthrough_bat(runtime):
+    """Runs the "JVM" as a child of cmd.exe with the script's arguments and hands its exit code on.
+    SI: as carbon.bat does, RUNTIME_HOME defaults to HOME\\wso2\\server and its folder name is the
+    runtime name; both reach the JVM as -Dwso2.runtime.path / -Dwso2.runtime (tools/SIMULATION.md
+    W5)."""
+    carbon5 = ""
+    if runtime != "api-manager":
+        carbon5 = ("if \"%RUNTIME_HOME%\"==\"\" set RUNTIME_HOME=%CARBON_HOME%\\wso2\\server\r\n"
+                   "for %%R in (\"%RUNTIME_HOME%\") do set RUNTIME=%%~nxR\r\n")
+    properties = " -Dwso2.runtime.path=\"%RUNTIME_HOME%\" -Dwso2.runtime=%RUNTIME%" if carbon5 else ""
+    return ("@echo off\r\n" + carbon5 +
+            f"\"{windows_path(SIM)}\" jvm --runtime {runtime} --home \"%CARBON_HOME%\"{properties} %*\r\n"
+            "exit /b %ERRORLEVEL%\r\n")
+
+
+def wso2_shaped_bat(runtime):
+    """A start script shaped like WSO2's api-manager.bat (see tools/SIMULATION.md, "Windows .bat
+    facts"): it enters HOME, empties tmp blindly (`cd` into it, then delete everything in whatever
+    folder it is in), runs the "JVM" in the 121 loop and ends without `exit /b`, so cmd.exe
+    returns the ERRORLEVEL the last command left. Our own text, not WSO2's."""
+    return ("@echo off\r\n"
+            # Only for the test's safety: never wipe a folder we cannot name (WSO2's script
+            # derives CARBON_HOME itself; the launcher always sets it).
+            "if \"%CARBON_HOME%\"==\"\" exit /b 99\r\n"
+            "setlocal enabledelayedexpansion\r\n"
+            "cd /d \"%CARBON_HOME%\"\r\n"
+            "set TMP_DIR=%CARBON_HOME%\\tmp\r\n"
+            "cd \"%TMP_DIR%\"\r\n"
+            "del *.* /s /q > nul\r\n"
+            # WSO2 writes `FOR /d %%G in ("*.*")`: Windows matches every subfolder with it, Wine
+            # 8's cmd none; (*) removes the subfolders under both, as Windows does.
+            "FOR /d %%G in (*) DO rmdir /s /q \"%%G\"\r\n"
+            "cd ..\r\n"
+            ":runJava\r\n"
+            f"\"{windows_path(SIM)}\" jvm --runtime {runtime} --home \"%CARBON_HOME%\" %*\r\n"
+            "if \"%ERRORLEVEL%\"==\"121\" goto runJava\r\n"
+            ":end\r\n"
+            "goto endlocal\r\n"
+            "\r\n"
+            ":endlocal\r\n"
+            "\r\n"
+            ":END\r\n")
+
+
 class Workspace:
     """Simulated homes whose bin\\*.bat runs carbon-sim.exe the way WSO2's scripts run java, and
-    their profiles (API-M unless a name starts with "si")."""
+    their profiles (API-M unless a name starts with "si"). `wso2_shaped`: the .bat wipes tmp and
+    ends as WSO2's does (wso2_shaped_bat); otherwise it is a plain pass-through."""
 
-    def __init__(self, names=("apim-1", "apim-2")):
+    def __init__(self, names=("apim-1", "apim-2"), wso2_shaped=False, restart=None):
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="carbon-win-e2e-"))
         self.profiles = self.root / "profiles"
         self.state = self.root / "state"
@@ -134,12 +180,12 @@ class Workspace:
             (home / config).parent.mkdir(parents=True)
             shutil.copyfile(FIXTURES / fixture, home / config)
             # Shaped like WSO2's: passes its arguments on, runs the "JVM" as a child of cmd.exe.
-            (home / "bin" / script).write_text(
-                "@echo off\r\n"
-                f"\"{windows_path(SIM)}\" jvm --runtime {runtime} --home \"%CARBON_HOME%\" %*\r\n"
-                "exit /b %ERRORLEVEL%\r\n")
+            (home / "bin" / script).write_text(wso2_shaped_bat(runtime) if wso2_shaped else passthrough_bat(runtime))
+            (home / "sentinel.txt").write_text("the pack\n")  # must survive every start
             profile = {"name": name, "runtime": runtime, "home": windows_path(home),
                        "offset": "auto", "java_home": windows_path(jdk), "stop_timeout_s": 3}
+            if restart:
+                profile["restart"] = restart
             (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
 
     def log(self, name):
@@ -359,6 +405,152 @@ class WindowsTest(unittest.TestCase):
                 self.wine.run(LAUNCHER, "service", "uninstall", "--name", service)
         for offset in offsets.values():
             self.assertFalse(accepts(API_M_HTTPS + offset))
+
+
+    # --- Behind a .bat shaped like WSO2's: the tmp guard and the exit status ----------------------
+
+    def run_launcher(self, workspace, pipe):
+        launcher = subprocess.Popen(
+            ["wine", str(LAUNCHER), "run", "--profiles", windows_path(workspace.profiles),
+             "--state-dir", windows_path(workspace.state), "--socket", pipe],
+            env=self.wine.env, stdout=self.console_log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(launcher)
+        # The pipe exists once the plan is made: wait for it before asking anything.
+        wait_until("the control pipe", lambda: self.wine.run(LAUNCHER, "status", "--socket", pipe).returncode == 0)
+        return launcher
+
+    def instance_status(self, pipe, name):
+        status = self.wine.run(LAUNCHER, "status", "--socket", pipe, "--json", check=True)
+        return {i["name"]: i for i in json.loads(status.stdout)["instances"]}[name]
+
+    def sims_of(self, workspace):
+        return [c for _, c in unix_pids_of(workspace.root.name) if "carbon-sim.exe" in c]
+
+    def test_the_wso2_shaped_wipe_deletes_the_home_when_tmp_is_missing(self):
+        """The hazard itself, without the launcher: what the guard is for. Only the wipe lines of
+        wso2_shaped_bat run here, from outside the home (the wipe would delete the script too)."""
+        workspace = Workspace(("apim-1", "apim-2"))
+        self.addCleanup(workspace.close)
+        wipe = workspace.root / "wipe.bat"
+        wipe.write_text(wso2_shaped_bat("api-manager").split(":runJava")[0] + "exit /b 0\r\n")
+        with_tmp, without_tmp = workspace.homes["apim-1"], workspace.homes["apim-2"]
+        (with_tmp / "tmp" / "old-run").mkdir(parents=True)
+        (with_tmp / "tmp" / "old-run" / "cache.bin").write_text("old")
+        (with_tmp / "tmp" / "old.txt").write_text("old")
+        for home in (with_tmp, without_tmp):
+            self.wine.run("cmd", "/d", "/c", windows_path(wipe), env={"CARBON_HOME": windows_path(home)},
+                          cwd=home, check=True)
+        # A real tmp: emptied, and nothing else touched.
+        self.assertEqual(list((with_tmp / "tmp").iterdir()), [])
+        self.assertTrue((with_tmp / "sentinel.txt").exists())
+        self.assertTrue((with_tmp / "bin" / "api-manager.bat").exists())
+        # No tmp: `cd` failed and the wipe ran in the home itself.
+        self.assertFalse((without_tmp / "sentinel.txt").exists())
+        self.assertFalse((without_tmp / "bin" / "api-manager.bat").exists())
+        self.assertFalse((without_tmp / "repository").exists())
+
+    def test_a_missing_tmp_is_created_before_the_bat_runs_and_the_home_survives(self):
+        workspace = Workspace(("apim-1",), wso2_shaped=True, restart={"max_retries": 0})
+        self.addCleanup(workspace.close)
+        self.addCleanup(kill_leftovers, workspace)
+        home = workspace.homes["apim-1"]
+        self.assertFalse((home / "tmp").exists())
+        pipe = f"\\\\.\\pipe\\carbon-tmp-{os.getpid()}"
+        launcher = self.run_launcher(workspace, pipe)
+        self.wine.run(LAUNCHER, "wait-ready", "--socket", pipe, "--timeout", WAIT_S, check=True)
+        self.assertEqual(self.instance_status(pipe, "apim-1")["state"], "Running")
+        self.assertTrue((home / "tmp").is_dir())
+        for survivor in ("sentinel.txt", "bin/api-manager.bat", "repository/conf/deployment.toml"):
+            self.assertTrue((home / survivor).exists(), survivor)
+
+        # tmp turned into a file while the launcher runs: the next start is refused, not run.
+        self.wine.run(LAUNCHER, "stop", "apim-1", "--wait", "--socket", pipe, check=True)
+        (home / "tmp").rmdir()
+        (home / "tmp").write_text("not a folder\n")
+        self.wine.run(LAUNCHER, "start", "apim-1", "--socket", pipe)
+        instance = wait_until("apim-1 to give up", lambda: (lambda i: i if i["state"] == "Fatal" else None)(
+            self.instance_status(pipe, "apim-1")))
+        self.assertIn("is a file, not a folder", instance["last_error"])
+        print(f"a start refused at run time: {instance['last_error']}", flush=True)
+        self.assertEqual((home / "tmp").read_text(), "not a folder\n")
+        self.assertTrue((home / "sentinel.txt").exists())
+        self.assertEqual(workspace.log("apim-1").count("WSO2 Carbon started in"), 1)  # no second run
+        self.assertFalse(self.sims_of(workspace))
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait(timeout=30)
+
+    def test_tmp_as_a_file_or_a_link_is_a_configuration_error_and_nothing_starts(self):
+        workspace = Workspace(("apim-1", "apim-2", "apim-3"), wso2_shaped=True)
+        self.addCleanup(workspace.close)
+        self.addCleanup(kill_leftovers, workspace)
+        tmp = workspace.homes["apim-2"] / "tmp"
+        tmp.write_text("not a folder\n")
+        # A Unix symlink: Wine shows it as a folder marked FILE_ATTRIBUTE_REPARSE_POINT, as
+        # Windows shows a junction; std::filesystem calls it a plain directory there.
+        elsewhere = workspace.root / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / "precious.txt").write_text("keep\n")
+        linked_tmp = workspace.homes["apim-3"] / "tmp"
+        linked_tmp.symlink_to(elsewhere, target_is_directory=True)
+        result = self.wine.run(LAUNCHER, "run", "--profiles", windows_path(workspace.profiles),
+                               "--state-dir", windows_path(workspace.state),
+                               "--socket", f"\\\\.\\pipe\\carbon-tmpfile-{os.getpid()}", timeout=WAIT_S)
+        output = result.stdout + result.stderr
+        print(f"run with tmp as a file: exit {result.returncode}: {output.strip()}", flush=True)
+        self.assertEqual(result.returncode, 78, output)  # EX_CONFIG
+        self.assertIn(f"{windows_path(workspace.profiles)}\\apim-2.json: /home: ", output)
+        self.assertIn(f"{windows_path(tmp)} is a file, not a folder", output)
+        self.assertIn("create an empty folder named tmp", output)
+        self.assertIn(f"{windows_path(workspace.profiles)}\\apim-3.json: /home: ", output)
+        self.assertIn(f"{windows_path(linked_tmp)} is a link or junction", output)
+        self.assertNotIn("apim-1.json", output)
+        self.assertEqual(tmp.read_text(), "not a folder\n")
+        self.assertEqual((elsewhere / "precious.txt").read_text(), "keep\n")
+        for name, home in workspace.homes.items():  # not even the healthy instance was started
+            self.assertTrue((home / "sentinel.txt").exists(), name)
+            self.assertEqual(workspace.log(name), "", name)
+        self.assertFalse((workspace.homes["apim-1"] / "tmp").exists())  # nothing was prepared
+        self.assertFalse(self.sims_of(workspace))
+
+    def test_cmd_returns_the_last_errorlevel_of_a_bat_that_ends_like_wsos(self):
+        """WSO2's .bat ends with the JVM's line, `if "%ERRORLEVEL%"=="121" goto runJava`, labels and
+        a `goto`, with no `exit /b`: cmd.exe /c returns the JVM's own exit code."""
+        scratch = pathlib.Path(tempfile.mkdtemp(prefix="carbon-win-exit-"))
+        self.addCleanup(shutil.rmtree, scratch, True)
+        script = scratch / "ends-like-wso2.bat"
+        script.write_text("@echo off\r\n:runJava" + wso2_shaped_bat("api-manager").split(":runJava")[1]
+                          .replace(f"\"{windows_path(SIM)}\" jvm --runtime api-manager --home \"%CARBON_HOME%\" %*",
+                                   "cmd /d /c exit %1"))
+        self.assertIn("cmd /d /c exit %1", script.read_text())
+        seen = {code: self.wine.run("cmd", "/d", "/c", windows_path(script), code).returncode
+                for code in (0, 1, 7, 143)}
+        print(f"cmd.exe /d /c on a WSO2-shaped ending returns: {seen}", flush=True)
+        self.assertEqual(seen, {0: 0, 1: 1, 7: 7, 143: 143})
+
+    def test_the_launcher_sees_the_jvms_exit_code_1_through_a_wso2_shaped_bat(self):
+        # on-failure with quick retries: a start that fails for another reason (a port taken
+        # after the plan) is retried until the simulated JVM runs and crashes as asked.
+        workspace = Workspace(("apim-1",), wso2_shaped=True, restart={"delay_ms": 200, "max_retries": 10})
+        self.addCleanup(workspace.close)
+        self.addCleanup(kill_leftovers, workspace)
+        (workspace.homes["apim-1"] / "tmp").mkdir()
+        (workspace.homes["apim-1"] / "tmp" / "sim.json").write_text("{}")  # wiped at start
+        (workspace.homes["apim-1"] / "sim.json").write_text('{"crash_after_ms": 300, "crash_exit_code": 1}')
+        pipe = f"\\\\.\\pipe\\carbon-exit-{os.getpid()}"
+        launcher = self.run_launcher(workspace, pipe)
+        crash = "carbon-sim: crashing with exit code 1"
+
+        def seen_after_the_crash():
+            log = workspace.log("apim-1")
+            after = log[log.find(crash):] if crash in log else ""
+            return [line for line in after.splitlines() if line.startswith("[carbon-launcher]")]
+
+        seen = wait_until("the launcher to see the crash", seen_after_the_crash)
+        print(f"JVM exit 1 behind a WSO2-shaped .bat, the launcher saw: {seen[0]}", flush=True)
+        self.assertRegex(seen[0], r"exit code 1\b")
+        self.assertFalse((workspace.homes["apim-1"] / "tmp" / "sim.json").exists())  # the wipe ran
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait(timeout=30)
 
 
 if __name__ == "__main__":
