@@ -157,12 +157,12 @@ Actions InstanceMachine::spawn_failed(ExitReason reason, const std::string& why)
     fail(reason, why);
     reason_ = reason;
     Actions actions;
-    if (settings_.restart.policy == "never") {
+    if (settings_.restart.policy == RestartPolicy::Never) {
         transition(actions, ProcessState::Fatal, "gave up: " + why);
         return actions;
     }
     RestartSettings settings = settings_.restart;
-    settings.policy = "on-failure";  // nothing ran: never a clean exit, whatever the policy
+    settings.policy = RestartPolicy::OnFailure;  // nothing ran: never a clean exit
     const RunEnding ending{{false, 1}, false, std::nullopt, false};
     const RestartDecision decision = decide_after_exit(settings, ending, failures_, jitter());
     failures_ = decision.failures;

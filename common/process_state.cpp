@@ -122,7 +122,8 @@ RestartDecision decide_after_exit(const RestartSettings& settings, const RunEndi
         failures = 0;  // it ran well for a while: this is a new incident, not a crash loop
     }
     const bool failed = is_failure(ending);
-    const bool restart = settings.policy == "always" || (settings.policy == "on-failure" && failed);
+    const bool restart = settings.policy == RestartPolicy::Always ||
+                         (settings.policy == RestartPolicy::OnFailure && failed);
     if (!restart) {
         decision.action = RestartDecision::Action::StayExited;
         decision.failures = failures;

@@ -12,6 +12,18 @@
 
 namespace carbon {
 
+std::string to_string(RestartPolicy policy) {
+    switch (policy) {
+        case RestartPolicy::Never:
+            return "never";
+        case RestartPolicy::Always:
+            return "always";
+        case RestartPolicy::OnFailure:
+            return "on-failure";
+    }
+    return "?";
+}
+
 Platform host_platform() {
 #ifdef _WIN32
     return Platform::Windows;
@@ -274,11 +286,16 @@ void read_restart(JsonFieldReader& reader, Profile& profile) {
     JsonFieldReader sub(*restart, reader.file(), reader.pointer_to("restart"),
                         reader.diagnostics());
     auto& settings = profile.restart;
-    settings.policy = sub.string("policy", settings.policy);
-    if (settings.policy != "never" && settings.policy != "on-failure" &&
-        settings.policy != "always") {
+    const std::string policy = sub.string("policy", to_string(settings.policy));
+    if (policy == "never") {
+        settings.policy = RestartPolicy::Never;
+    } else if (policy == "always") {
+        settings.policy = RestartPolicy::Always;
+    } else if (policy == "on-failure") {
+        settings.policy = RestartPolicy::OnFailure;
+    } else {
         sub.error("policy",
-                  "\"" + settings.policy +
+                  "\"" + policy +
                       "\" is not a restart policy; use \"never\", \"on-failure\" or \"always\"");
     }
     settings.delay_ms = static_cast<int>(sub.integer("delay_ms", settings.delay_ms, 0, 3600000));

@@ -20,12 +20,18 @@ inline constexpr const char* kCmdExeUnpassable = "\"%\r\n";
 /// The platform this binary was built for.
 Platform host_platform();
 
+/// When an instance that ended on its own is started again (supervisord's autorestart).
+enum class RestartPolicy { Never, OnFailure, Always };
+
+/// "never", "on-failure", "always": the profile's and systemd's spelling.
+std::string to_string(RestartPolicy policy);
+
 struct RestartSettings {
-    std::string policy = "on-failure";  // never | on-failure | always
-    int delay_ms = 1000;                // first backoff delay
-    int max_delay_ms = 60000;           // backoff cap
-    int max_retries = 5;                // failed starts in a row before Fatal
-    int reset_after_s = 60;             // ready this long: the failure count starts again
+    RestartPolicy policy = RestartPolicy::OnFailure;
+    int delay_ms = 1000;       // first backoff delay
+    int max_delay_ms = 60000;  // backoff cap
+    int max_retries = 5;       // failed starts in a row before Fatal
+    int reset_after_s = 60;    // ready this long: the failure count starts again
 };
 
 /// One port of one instance after the table, the instance's own config file and the profile's

@@ -109,8 +109,16 @@ std::string render_instance_unit(const InstancePlan& instance,
         "KillMode=control-group\nTimeoutStopSec=" + std::to_string(profile.stop_timeout_s) + "\n";
     unit += "TimeoutStartSec=" + std::to_string(profile.ready_timeout_s) + "\n";
     unit += "SuccessExitStatus=143\nRestartForceExitStatus=121\n";
-    unit += "Restart=" +
-            std::string(profile.restart.policy == "never" ? "no" : profile.restart.policy) + "\n";
+    // WSO2's .sh scripts exit 0 whatever the JVM did (DOMAIN.md §3): systemd's on-failure would
+    // never restart a crashed JVM, so such a script is restarted whenever it ends on its own.
+    const bool masked =
+        profile.table != nullptr && profile.table->masks_exit_status(profile.script);
+    RestartPolicy policy = profile.restart.policy;
+    if (policy == RestartPolicy::OnFailure && masked) {
+        policy = RestartPolicy::Always;
+    }
+    unit += "Restart=" + (policy == RestartPolicy::Never ? std::string("no") : to_string(policy)) +
+            "\n";
     unit += "RestartSec=" + std::to_string(std::max(1, profile.restart.delay_ms / 1000)) + "\n";
     unit += "LimitNOFILE=100000\n\n[Install]\nWantedBy=multi-user.target\n";
     return unit;

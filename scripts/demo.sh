@@ -19,7 +19,7 @@ echo "demo: configuring $build (Release, no tests or benchmarks)"
 # -O1: the demo's processes mostly wait; it compiles a third faster than the default -O3.
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
     -DCARBON_BUILD_TESTS=OFF -DCARBON_BUILD_BENCH=OFF "${compiler_launcher[@]}" >/dev/null
-echo "demo: building carbon-launcher and carbon-sim (about 2 minutes on 2 cores the first time)"
+echo "demo: building carbon-launcher and carbon-sim (1-2 minutes on 2 cores the first time)"
 cmake --build "$build" --target carbon-launcher carbon-sim -j "$(nproc)"
 bin=$build/bin
 

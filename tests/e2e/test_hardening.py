@@ -435,3 +435,78 @@ class ClosedStderrTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StaleRecordTest(unittest.TestCase):
+    """Item 3: an instance record whose process group now belongs to someone else (pid reuse, a
+    reboot with a persistent state dir) must never get that group signalled."""
+
+    def setUp(self):
+        self.ws = Workspace()
+        self.addCleanup(self.ws.close)
+        self.home = add_sim_instance(self.ws, "apim-1", "api-manager")
+        self.launchers = []
+        self.addCleanup(self.end_launchers)
+
+    def end_launchers(self):
+        for launcher in self.launchers:
+            if launcher.proc.poll() is None:
+                launcher.signal(signal.SIGTERM)
+                try:
+                    launcher.wait_exit(60)
+                except subprocess.TimeoutExpired:
+                    pass
+            launcher.kill()
+        rec = record(self.ws, "apim-1")
+        kill_leftover_groups([rec["pgid"]] if rec else [])
+
+    def stranger(self):
+        """A process group of its own that has nothing to do with the launcher."""
+        proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        return proc
+
+    def write_record(self, **fields):
+        records = self.ws.state / "instances"
+        records.mkdir(parents=True, exist_ok=True)
+        content = {"name": "apim-1", "pid": 0, "pgid": 0, "start_time": 1, "offset": 0,
+                   "home": str(self.home), "launcher_pid": 1, **fields}
+        (records / "apim-1.json").write_text(json.dumps(content))
+
+    def run_until_running(self):
+        launcher = RunningLauncher(self.ws)
+        self.launchers.append(launcher)
+        launcher.wait_for(r"apim-1: Starting -> Running", 60)
+        return launcher
+
+    def test_a_group_leader_with_another_start_time_is_not_signalled(self):
+        stranger = self.stranger()
+        # The record's pid and group are the stranger's numbers, as after pid reuse.
+        self.write_record(pid=stranger.pid, pgid=stranger.pid, start_time=1)
+        launcher = self.run_until_running()
+        launcher.wait_for(r"which is not its own any more \(its process group id now belongs to a newer process\)", 5)
+        self.assertIsNone(stranger.poll(), "the stranger's group was signalled")
+        self.assertEqual(launcher.count("left it running"), 0)
+
+    def test_a_leaderless_group_whose_members_do_not_name_the_home_is_not_signalled(self):
+        leader = subprocess.Popen(["sh", "-c", "sleep 300 & echo $!; exec sleep 0"], start_new_session=True,
+                                  stdout=subprocess.PIPE, text=True)
+        member = int(leader.stdout.readline())
+        leader.stdout.close()
+        leader.wait()
+        self.addCleanup(lambda: alive(member) and os.kill(member, signal.SIGKILL))
+        self.write_record(pid=leader.pid, pgid=leader.pid, start_time=1)
+        launcher = self.run_until_running()
+        launcher.wait_for(r"which is not its own any more \(no process of its group names its home\)", 5)
+        self.assertTrue(alive(member), "a member of a stranger's group was signalled")
+
+    def test_a_record_written_before_the_last_boot_is_not_acted_on(self):
+        stranger = self.stranger()
+        self.write_record(pid=stranger.pid, pgid=stranger.pid, start_time=1)
+        boot = next(int(line.split()[1]) for line in pathlib.Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        record_file = self.ws.state / "instances" / "apim-1.json"
+        os.utime(record_file, (boot - 3600, boot - 3600))
+        launcher = self.run_until_running()
+        launcher.wait_for(r"which is not its own any more \(written before the last boot\)", 5)
+        self.assertIsNone(stranger.poll())

@@ -418,3 +418,22 @@ TEST_CASE("systemd units escape $, %, quotes and backslashes, and no value adds 
     profile.home = "/opt/x\ny";
     CHECK_THROWS_AS(unit_for(profile, {}), std::invalid_argument);
 }
+
+// WSO2's .sh scripts exit 0 whatever the JVM did: an exported unit with systemd's on-failure
+// would leave a crashed JVM down, so their units restart whenever the script ends on its own.
+TEST_CASE("an exported unit of a masked WSO2 script restarts always; a custom script on-failure") {
+    Profile profile;
+    profile.name = "apim-1";
+    profile.runtime = "api-manager";
+    profile.table = test::source_catalog().find("api-manager");
+    profile.home = "/opt/apim";
+    profile.script = "/opt/apim/bin/api-manager.sh";
+    profile.offset_method = "argument";
+    CHECK(lines_of(unit_for(profile, {}), "Restart=") ==
+          std::vector<std::string>{"Restart=always"});
+    profile.script = "/opt/apim/bin/my-wrapper.sh";
+    CHECK(lines_of(unit_for(profile, {}), "Restart=") ==
+          std::vector<std::string>{"Restart=on-failure"});
+    profile.restart.policy = RestartPolicy::Never;
+    CHECK(lines_of(unit_for(profile, {}), "Restart=") == std::vector<std::string>{"Restart=no"});
+}

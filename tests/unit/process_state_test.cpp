@@ -69,10 +69,10 @@ TEST_CASE("a clean exit stays Exited under on-failure and restarts under always"
     RestartSettings settings;
     CHECK(decide_after_exit(settings, after_running(exited(0)), 0, 0.5).action ==
           Action::StayExited);
-    settings.policy = "always";
+    settings.policy = RestartPolicy::Always;
     CHECK(decide_after_exit(settings, after_running(exited(0)), 0, 0.5).action ==
           Action::RestartAfter);
-    settings.policy = "never";
+    settings.policy = RestartPolicy::Never;
     CHECK(decide_after_exit(settings, after_running(exited(1)), 0, 0.5).action ==
           Action::StayExited);
 }
@@ -139,10 +139,10 @@ TEST_CASE("a masked script never reports 121: its own loop handled it") {
 
 TEST_CASE("policy never keeps a masked script's exit down; always restarts it") {
     RestartSettings settings;
-    settings.policy = "never";
+    settings.policy = RestartPolicy::Never;
     CHECK(decide_after_exit(settings, masked_after_running(exited(0)), 0, 0.5).action ==
           Action::StayExited);
-    settings.policy = "always";
+    settings.policy = RestartPolicy::Always;
     CHECK(decide_after_exit(settings, masked_after_running(exited(0)), 0, 0.5).action ==
           Action::RestartAfter);
 }

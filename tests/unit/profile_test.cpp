@@ -180,7 +180,7 @@ TEST_CASE("a valid profile loads with defaults") {
     CHECK_FALSE(p.offset.has_value());
     CHECK(p.offset_method == "argument");
     CHECK(p.script == dir / "apim/bin/api-manager.sh");
-    CHECK(p.restart.policy == "on-failure");
+    CHECK(p.restart.policy == RestartPolicy::OnFailure);
     CHECK(p.stop_timeout_s == 60);
 }
 
