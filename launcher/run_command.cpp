@@ -10,6 +10,7 @@
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "preflight.hpp"
 #include "state_lock.hpp"
 #include "supervisor.hpp"
 #include "text_file.hpp"
@@ -58,6 +59,7 @@ int cmd_run(const std::vector<std::string>& args) {
                          common.ready_when + "\"");
     }
     configure_logging();
+    preflight_state_dir(common.state());  // a state dir that cannot be made: say what to do
     if (const auto holder = lock_state_dir(common.state())) {
         spdlog::error(
             "another carbon-launcher (pid {}) already runs with state dir {}; stop it first",
