@@ -107,4 +107,8 @@ std::filesystem::path real_fixtures() {
     return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path();
 }
 
+bool no_real_fixtures() {
+    return real_fixtures().empty();
+}
+
 }  // namespace carbon::test

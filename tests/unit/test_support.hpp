@@ -31,7 +31,11 @@ void make_home(const std::filesystem::path& home, const std::string& runtime);
 /// The port tables from the source tree.
 const RuntimeCatalog& source_catalog();
 
-/// ../shared/fixtures/real, or "" when absent (tests then skip with a message).
+/// ../shared/fixtures/real, or "" when absent.
 std::filesystem::path real_fixtures();
+
+/// For `TEST_CASE(... * doctest::skip(test::no_real_fixtures()))`: a test of the real WSO2 files
+/// is reported as skipped, never as passed, when the folder is absent.
+bool no_real_fixtures();
 
 }  // namespace carbon::test

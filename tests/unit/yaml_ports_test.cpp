@@ -31,24 +31,15 @@ std::set<int> effective_ports(const std::string& runtime, const std::filesystem:
 
 }  // namespace
 
-TEST_CASE("SI Tooling's real deployment.yaml at offset 3") {
+TEST_CASE("SI Tooling's real deployment.yaml at offset 3" *
+          doctest::skip(test::no_real_fixtures())) {
     const auto real = test::real_fixtures();
-    if (real.empty()) {
-        MESSAGE(
-            "skipped: ../shared/fixtures/real not found (set CARBON_REAL_FIXTURES at configure "
-            "time)");
-        return;
-    }
     CHECK(effective_ports("si-tooling", real / "si-tooling-4.3.0-deployment.yaml", 3) ==
           std::set<int>{9390, 9743, 7614, 7714, 9614, 9714, 7370});
 }
 
-TEST_CASE("SI's real deployment.yaml at offset 0 and 5") {
+TEST_CASE("SI's real deployment.yaml at offset 0 and 5" * doctest::skip(test::no_real_fixtures())) {
     const auto real = test::real_fixtures();
-    if (real.empty()) {
-        MESSAGE("skipped: ../shared/fixtures/real not found");
-        return;
-    }
     const auto file = real / "si-4.3.0-deployment.yaml";
     CHECK(effective_ports("streaming-integrator", file, 0) ==
           std::set<int>{9090, 9443, 7611, 7711, 9611, 9711, 7070, 7443});
