@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "host_ports.hpp"
 #include "offset_planner.hpp"
-#include "paths.hpp"
+#include "os/host_ports.hpp"
+#include "os/paths.hpp"
 #include "profile.hpp"
 
 namespace {

@@ -61,7 +61,7 @@ def main():
         size = 0
         for i in range(options.requests):
             started = time.perf_counter()
-            client.sendall(b'{"v":1,"id":%d,"cmd":"status"}\n' % i)
+            client.sendall(b'{"v":2,"id":%d,"cmd":"status"}\n' % i)  # the first page
             line = reader.readline()
             samples.append((time.perf_counter() - started) * 1000)
             size = len(line)

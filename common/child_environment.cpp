@@ -4,13 +4,6 @@
 #include <cctype>
 #include <cstdlib>
 
-#ifdef _WIN32
-#define CARBON_ENVIRON _environ  // the C runtime's copy; names keep their Windows case
-#else
-extern char** environ;
-#define CARBON_ENVIRON environ
-#endif
-
 namespace carbon {
 
 std::vector<std::string> child_environment(const Profile& profile,
@@ -59,18 +52,6 @@ std::vector<std::string> child_environment(const Profile& profile,
         entries.push_back(name + "=" + value);
     }
     return entries;
-}
-
-std::map<std::string, std::string> current_environment() {
-    std::map<std::string, std::string> env;
-    for (char** entry = CARBON_ENVIRON; entry != nullptr && *entry != nullptr; ++entry) {
-        const std::string text = *entry;
-        const auto equals = text.find('=');
-        if (equals != std::string::npos) {
-            env.emplace(text.substr(0, equals), text.substr(equals + 1));
-        }
-    }
-    return env;
 }
 
 }  // namespace carbon

@@ -22,7 +22,4 @@ std::vector<std::string> child_environment(const Profile& profile,
                                            const std::map<std::string, std::string>& launcher_env,
                                            Platform platform = host_platform());
 
-/// The current process's environment as a map.
-std::map<std::string, std::string> current_environment();
-
 }  // namespace carbon

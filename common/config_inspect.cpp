@@ -57,7 +57,7 @@ void review_toml(const Profile& profile, int offset, ConfigReview& review) {
     std::string error;
     const auto text = read_text_file(file, error);
     if (!text) {
-        if (profile.offset_method == "config") {
+        if (profile.offset_method == OffsetMethod::Config) {
             review.warnings.push_back(file.string() + ": " + error);
         }
         return;
@@ -65,7 +65,7 @@ void review_toml(const Profile& profile, int offset, ConfigReview& review) {
     const auto current = read_toml_server_offset(*text, file);
     const auto current_text =
         current ? std::optional<std::string>(std::to_string(*current)) : std::nullopt;
-    if (profile.offset_method == "config") {
+    if (profile.offset_method == OffsetMethod::Config) {
         review.edits.push_back({file, "[server] offset", current_text, std::to_string(offset)});
     } else if (current && *current != offset) {
         review.warnings.push_back(file.string() + ": [server] offset = " + *current_text +

@@ -9,7 +9,8 @@ std::filesystem::path patched_config_file(const Profile& profile) {
         return {};
     }
     const bool yaml = profile.table->family == RuntimeFamily::Carbon5;
-    const bool edits_toml = profile.offset_method == "config" || profile.update_advertised_urls;
+    const bool edits_toml =
+        profile.offset_method == OffsetMethod::Config || profile.update_advertised_urls;
     if (!yaml && !edits_toml) {
         return {};
     }
@@ -26,7 +27,7 @@ std::string patch_instance_config(const Profile& profile, int offset, const std:
         return patch_si_offset(text, offset, file, force);
     }
     std::string patched = text;
-    if (profile.offset_method == "config") {
+    if (profile.offset_method == OffsetMethod::Config) {
         patched = patch_toml_server_offset(patched, offset, file);
     }
     if (profile.update_advertised_urls) {

@@ -76,4 +76,9 @@ std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std
     return {line, column};
 }
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+    const std::string suggestion = closest_match(word, candidates);
+    return suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?";
+}
+
 }  // namespace carbon

@@ -31,6 +31,10 @@ class ConfigError : public std::runtime_error {
 /// The closest candidate to `word` by edit distance, or "" when none is close enough.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+/// `; did you mean "X"?` for the closest candidate, or "" when none is close: every "no such
+/// name" message ends with it, so they all read alike.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
 /// 1-based line and column of a byte offset in `text`.
 std::pair<std::size_t, std::size_t> line_and_column(const std::string& text, std::size_t offset);
 

@@ -154,8 +154,10 @@ Actions InstanceMachine::spawned(const std::string& how, Clock::time_point) {
 // A start that failed before any process existed (a port held by another process, a home
 // that refuses the start, a spawn error) follows the same restart rules as a run that failed.
 Actions InstanceMachine::spawn_failed(ExitReason reason, const std::string& why) {
+    // The reason shown through Starting is why the last run ended (a 121 restart, a crash); an
+    // attempt that failed before it ran has its own, as systemd resets a result at each start.
+    reason_ = ExitReason::None;
     fail(reason, why);
-    reason_ = reason;
     Actions actions;
     if (settings_.restart.policy == RestartPolicy::Never) {
         transition(actions, ProcessState::Fatal, "gave up: " + why);

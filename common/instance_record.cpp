@@ -15,7 +15,8 @@ std::string render_instance_record(const InstanceRecord& r) {
                           {"start_time", r.start_time},
                           {"offset", r.offset},
                           {"home", r.home.string()},
-                          {"launcher_pid", r.launcher_pid}}
+                          {"launcher_pid", r.launcher_pid},
+                          {"cgroup", r.cgroup.string()}}
                .dump(2) +
            "\n";
 }
@@ -68,6 +69,7 @@ InstanceRecord parse_instance_record(const std::string& text, const std::filesys
     r.home = text_of("home");
     r.launcher_pid =
         json.contains("launcher_pid") ? static_cast<int>(number("launcher_pid", 0, kMaxPid)) : 0;
+    r.cgroup = json.contains("cgroup") ? text_of("cgroup") : "";
     return r;
 }
 

@@ -17,6 +17,9 @@ struct InstanceRecord {
     int offset = 0;
     std::filesystem::path home;
     int launcher_pid = 0;
+    /// The instance's cgroup directory when it runs in one: every process left in it is a
+    /// leftover, whatever its process group ("" in process-group mode and in older records).
+    std::filesystem::path cgroup{};  // {}: older aggregate initialisers stay complete
 };
 
 std::string render_instance_record(const InstanceRecord& record);

@@ -401,10 +401,9 @@ void JsonFieldReader::reject_unknown_keys(const std::vector<std::string>& known)
         if (std::find(known.begin(), known.end(), key) != known.end()) {
             continue;
         }
-        const std::string suggestion = closest_match(key, known);
+        const std::string suggestion = did_you_mean(key, known);
         error(key,
-              "unknown field \"" + key + "\"" +
-                  (suggestion.empty() ? "; remove it" : "; did you mean \"" + suggestion + "\"?"));
+              "unknown field \"" + key + "\"" + (suggestion.empty() ? "; remove it" : suggestion));
     }
 }
 

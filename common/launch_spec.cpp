@@ -12,7 +12,7 @@ std::vector<std::string> launch_argv(const Profile& profile, int offset, Platfor
         argv = {"cmd.exe", "/d", "/c"};
     }
     argv.push_back(profile.script.string());
-    if (profile.offset_method == "argument") {
+    if (profile.offset_method == OffsetMethod::Argument) {
         argv.push_back("-DportOffset=" + std::to_string(offset));
     }
     argv.insert(argv.end(), profile.args.begin(), profile.args.end());

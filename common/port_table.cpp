@@ -18,7 +18,7 @@ const PortSpec* RuntimeTable::find_port(const std::string& key) const {
     return nullptr;
 }
 
-bool RuntimeTable::supports_method(const std::string& method) const {
+bool RuntimeTable::supports_method(OffsetMethod method) const {
     return std::find(offset_methods.begin(), offset_methods.end(), method) != offset_methods.end();
 }
 
@@ -40,11 +40,39 @@ bool RuntimeTable::masks_exit_status(const std::filesystem::path& script) const 
     return false;
 }
 
+std::string to_string(OffsetMethod method) {
+    return method == OffsetMethod::Config ? "config" : "argument";
+}
+
+std::optional<OffsetMethod> parse_offset_method(const std::string& text) {
+    if (text == "argument") {
+        return OffsetMethod::Argument;
+    }
+    if (text == "config") {
+        return OffsetMethod::Config;
+    }
+    return std::nullopt;
+}
+
 std::string to_string(RuntimeFamily family) {
     return family == RuntimeFamily::Carbon5 ? "carbon5" : "carbon4";
 }
 
 namespace {
+
+std::vector<OffsetMethod> parse_offset_methods(JsonFieldReader& reader) {
+    std::vector<OffsetMethod> methods;
+    for (const std::string& text : reader.string_list("offset_methods")) {
+        if (const auto method = parse_offset_method(text)) {
+            methods.push_back(*method);
+        } else {
+            reader.error("offset_methods", "\"" + text +
+                                               "\" is not a method; list \"argument\" "
+                                               "(-DportOffset) and/or \"config\"");
+        }
+    }
+    return methods;
+}
 
 RuntimeFamily parse_family(JsonFieldReader& reader) {
     const std::string family = reader.string("family", "carbon4");
@@ -120,7 +148,7 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
     table.runtime = reader.required_string("runtime", "name the runtime, e.g. \"api-manager\"");
     table.display_name = reader.string("display_name", table.runtime);
     table.shipped_offset = static_cast<int>(reader.integer("shipped_offset", 0, 0, 65535));
-    table.offset_methods = reader.string_list("offset_methods");
+    table.offset_methods = parse_offset_methods(reader);
     table.config_file = reader.string("config_file");
     table.pid_file = reader.string("pid_file");
     table.startup_line = reader.string("startup_line");

@@ -40,6 +40,15 @@ struct AdvertisedUrlSpec {
 /// folder name of RUNTIME_HOME).
 enum class RuntimeFamily { Carbon4, Carbon5 };
 
+/// How an instance is told its offset: -DportOffset on the script's command line (API-M), or
+/// the runtime's own config file (API-M's deployment.toml; the only way for SI and Tooling).
+enum class OffsetMethod { Argument, Config };
+
+/// "argument" or "config": the profiles' and tables' spelling.
+std::string to_string(OffsetMethod method);
+/// The method spelled `text`, or nullopt.
+std::optional<OffsetMethod> parse_offset_method(const std::string& text);
+
 /// What a start script's exit status says about the JVM it ran.
 enum class ScriptExitStatus {
     Masked,  // the script exits 0 whatever the JVM did (WSO2's .sh: the 121 loop, then nothing)
@@ -51,8 +60,8 @@ struct RuntimeTable {
     std::string runtime;
     std::string display_name;
     int shipped_offset = 0;
-    std::vector<std::string> offset_methods;  // "argument" and/or "config"
-    std::vector<std::string> linux_scripts;   // first one that exists in the home is used
+    std::vector<OffsetMethod> offset_methods;
+    std::vector<std::string> linux_scripts;  // first one that exists in the home is used
     std::vector<std::string> windows_scripts;
     std::string config_file;  // relative to the home
     std::string pid_file;     // relative to the home
@@ -68,7 +77,7 @@ struct RuntimeTable {
     std::vector<AdvertisedUrlSpec> advertised_urls;
 
     const PortSpec* find_port(const std::string& key) const;
-    bool supports_method(const std::string& method) const;
+    bool supports_method(OffsetMethod method) const;
     /// True when `script`, one of this pack's own start scripts, exits 0 whatever its JVM did,
     /// so that an exit nobody asked for must count as a failure. Other scripts: false.
     bool masks_exit_status(const std::filesystem::path& script) const;

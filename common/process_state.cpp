@@ -1,9 +1,5 @@
 #include "process_state.hpp"
 
-#ifndef _WIN32
-#include <sys/wait.h>  // only for decoding a POSIX wait status
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -54,15 +50,6 @@ std::string to_string(ExitReason reason) {
     }
     return "?";
 }
-
-#ifndef _WIN32
-ExitStatus ExitStatus::from_wait_status(int status) {
-    if (WIFSIGNALED(status)) {
-        return {true, WTERMSIG(status)};
-    }
-    return {false, WEXITSTATUS(status)};
-}
-#endif
 
 std::string ExitStatus::describe() const {
     if (!signaled) {

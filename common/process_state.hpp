@@ -27,12 +27,12 @@ enum class ExitReason {
 std::string to_string(ProcessState state);
 std::string to_string(ExitReason reason);
 
-/// How a process ended, decoded from a wait status.
+/// How a process ended (decoded from a POSIX wait status by launcher/os/wait_status.hpp, or
+/// from a Windows exit code).
 struct ExitStatus {
     bool signaled = false;
     int value = 0;  // exit code, or signal number when signaled
 
-    static ExitStatus from_wait_status(int status);
     std::string describe() const;  // "exit code 1", "signal 9 (SIGKILL)"
 };
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <set>
 
+#include "cgroup_paths.hpp"
 #include "config_patch.hpp"
 #include "diagnostics.hpp"
 #include "json_reader.hpp"
@@ -71,7 +73,7 @@ const std::vector<std::string> kProfileKeys = {
     "after",         "restart", "ready",     "stop_timeout_s",
     "user",          "log",     "autostart", "update_advertised_urls",
     "host",          "ports",   "script",    "$schema",
-    "description"};
+    "description",   "limits"};
 
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 63 || name.front() == '-') {
@@ -173,15 +175,19 @@ void read_offset(JsonFieldReader& reader, Profile& profile) {
 }
 
 void read_offset_method(JsonFieldReader& reader, Profile& profile, const RuntimeTable* table) {
-    const std::string fallback =
-        table != nullptr && !table->supports_method("argument") ? "config" : "argument";
-    profile.offset_method = reader.string("offset_method", fallback);
-    if (profile.offset_method != "argument" && profile.offset_method != "config") {
-        reader.error("offset_method", "\"" + profile.offset_method +
+    const OffsetMethod fallback =
+        table != nullptr && !table->supports_method(OffsetMethod::Argument)
+            ? OffsetMethod::Config
+            : OffsetMethod::Argument;
+    const std::string text = reader.string("offset_method", to_string(fallback));
+    const auto method = parse_offset_method(text);
+    if (!method) {
+        reader.error("offset_method", "\"" + text +
                                           "\" is not a method; use \"argument\" (-DportOffset) "
                                           "or \"config\" (the runtime's config file)");
         return;
     }
+    profile.offset_method = *method;
     if (table != nullptr && !table->supports_method(profile.offset_method)) {
         reader.error("offset_method", table->runtime + " reads its offset only from " +
                                           table->config_file +
@@ -326,9 +332,11 @@ void read_ready(JsonFieldReader& reader, Profile& profile) {
     JsonFieldReader sub(*ready, reader.file(), reader.pointer_to("ready"), reader.diagnostics());
     profile.ready_timeout_s =
         static_cast<int>(sub.integer("timeout_s", profile.ready_timeout_s, 1, 86400));
-    profile.ready_mode = sub.string("mode", profile.ready_mode);
-    if (profile.ready_mode != "line-or-port" && profile.ready_mode != "all-ports") {
-        sub.error("mode", "\"" + profile.ready_mode +
+    const std::string mode = sub.string("mode", "line-or-port");
+    if (mode == "all-ports") {
+        profile.ready_mode = ReadyMode::AllPorts;
+    } else if (mode != "line-or-port") {
+        sub.error("mode", "\"" + mode +
                               "\" is not a readiness mode; use \"line-or-port\" or \"all-ports\"");
     }
     sub.reject_unknown_keys({"timeout_s", "mode"});
@@ -350,6 +358,68 @@ void read_log(JsonFieldReader& reader, Profile& profile) {
     profile.log_max_files =
         static_cast<int>(sub.integer("max_files", profile.log_max_files, 1, 100));
     sub.reject_unknown_keys({"max_size_mb", "max_files"});
+}
+
+// memory_max: bytes, or "4G" (K, M, G, T: powers of 1024, as systemd's MemoryMax=), or "max".
+std::optional<std::uint64_t> read_memory_max(JsonFieldReader& limits) {
+    constexpr std::uint64_t kMinimum = 1 << 20;
+    const auto* value = limits.child("memory_max");
+    if (value == nullptr || (value->is_string() && value->get<std::string>() == "max")) {
+        return std::nullopt;
+    }
+    std::optional<std::uint64_t> bytes;
+    if (value->is_string()) {
+        bytes = parse_memory_size(value->get<std::string>());
+    } else if (const auto number =
+                   integer_within(*value, 0, std::numeric_limits<long long>::max())) {
+        bytes = static_cast<std::uint64_t>(*number);
+    }
+    if (!bytes) {
+        limits.error("memory_max", to_valid_utf8(value->dump()) +
+                                       " is not a memory size; use bytes, a number with K, M, G "
+                                       "or T (e.g. \"4G\"), or \"max\" for no limit");
+    } else if (*bytes < kMinimum) {
+        limits.error("memory_max", to_valid_utf8(value->dump()) +
+                                       " is less than 1M, in which no JVM starts; give the "
+                                       "instance at least \"1M\" (a JVM needs hundreds of M)");
+        bytes.reset();
+    }
+    return bytes;
+}
+
+// pids_max: tasks (processes and threads) the instance may have, or "max".
+std::optional<std::uint64_t> read_pids_max(JsonFieldReader& limits) {
+    constexpr long long kPidMax = 4194304;  // Linux's largest pid_max
+    const auto* value = limits.child("pids_max");
+    if (value == nullptr || (value->is_string() && value->get<std::string>() == "max")) {
+        return std::nullopt;
+    }
+    const auto number = integer_within(*value, 1, kPidMax);
+    if (!number) {
+        limits.error("pids_max", to_valid_utf8(value->dump()) +
+                                     " is not a task count; use an integer from 1 to 4194304 (a "
+                                     "JVM's threads count too: give it thousands), or \"max\"");
+        return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(*number);
+}
+
+void read_limits(JsonFieldReader& reader, Profile& profile) {
+    const auto* limits = reader.child("limits");
+    if (limits == nullptr) {
+        return;
+    }
+    if (!limits->is_object()) {
+        reader.error("limits",
+                     "expected an object such as {\"memory_max\": \"4G\", \"pids_max\": 4096}, "
+                     "found " +
+                         json_type_name(*limits));
+        return;
+    }
+    JsonFieldReader sub(*limits, reader.file(), reader.pointer_to("limits"), reader.diagnostics());
+    profile.limits.memory_max = read_memory_max(sub);
+    profile.limits.pids_max = read_pids_max(sub);
+    sub.reject_unknown_keys({"memory_max", "pids_max"});
 }
 
 void resolve_home(JsonFieldReader& reader, Profile& profile, const std::string& home_text,
@@ -473,11 +543,9 @@ void apply_port_overrides(JsonFieldReader& reader, Profile& profile) {
                 for (const auto& p : profile.ports) {
                     keys.push_back(p.key);
                 }
-                const std::string suggestion = closest_match(key, keys);
-                sub.error(
-                    "", "no port \"" + key + "\" in the " + profile.runtime + " table" +
-                            (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
-                            "; to add a new port give its \"base\"");
+                sub.error("", "no port \"" + key + "\" in the " + profile.runtime + " table" +
+                                  did_you_mean(key, keys) +
+                                  "; to add a new port give its \"base\"");
                 continue;
             }
             InstancePort added;
@@ -550,11 +618,9 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
     if (!profile.runtime.empty()) {
         profile.table = catalog.find(profile.runtime);
         if (profile.table == nullptr) {
-            const std::string suggestion = closest_match(profile.runtime, catalog.names());
-            reader.error("runtime",
-                         "unknown runtime \"" + profile.runtime + "\"; " +
-                             (suggestion.empty() ? "" : "did you mean \"" + suggestion + "\"? ") +
-                             "use one of: " + join(catalog.names(), ", "));
+            reader.error("runtime", "unknown runtime \"" + profile.runtime + "\"" +
+                                        did_you_mean(profile.runtime, catalog.names()) +
+                                        "; use one of: " + join(catalog.names(), ", "));
         }
     }
     const std::string home_text =
@@ -582,6 +648,7 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
         static_cast<int>(reader.integer("stop_timeout_s", profile.stop_timeout_s, 1, 3600));
     profile.user = reader.string("user");
     read_log(reader, profile);
+    read_limits(reader, profile);
     profile.autostart = reader.boolean("autostart", profile.autostart);
     profile.update_advertised_urls = reader.boolean("update_advertised_urls", false);
     if (profile.update_advertised_urls && profile.table != nullptr &&
@@ -626,11 +693,9 @@ void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnos
                                        "remove \"" +
                                            p.name + "\""});
             } else if (!by_name.count(p.after[i])) {
-                const std::string suggestion = closest_match(p.after[i], names);
                 diagnostics.push_back(
                     {p.source, pointer,
-                     "no instance named \"" + p.after[i] + "\"" +
-                         (suggestion.empty() ? "" : "; did you mean \"" + suggestion + "\"?")});
+                     "no instance named \"" + p.after[i] + "\"" + did_you_mean(p.after[i], names)});
             }
         }
     }

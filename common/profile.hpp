@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -34,6 +35,10 @@ struct RestartSettings {
     int reset_after_s = 60;    // ready this long: the failure count starts again
 };
 
+/// What makes a starting instance Running: its startup line or its ready port ("line-or-port"),
+/// or every port it opens by default ("all-ports").
+enum class ReadyMode { LineOrPort, AllPorts };
+
 /// One port of one instance after the table, the instance's own config file and the profile's
 /// overrides have been merged.
 struct InstancePort {
@@ -50,6 +55,14 @@ struct InstancePort {
     int effective(int offset) const { return follows_offset ? base + offset : base; }
 };
 
+/// Per-instance limits ("limits" in a profile), written into the instance's cgroup (memory.max,
+/// pids.max) when it runs in one with those controllers; nullopt: no limit.
+struct ResourceLimits {
+    std::optional<std::uint64_t> memory_max;  // bytes
+    std::optional<std::uint64_t> pids_max;    // tasks: a JVM's threads count too
+    bool empty() const { return !memory_max && !pids_max; }
+};
+
 /// A validated instance profile (one JSON file).
 struct Profile {
     std::filesystem::path source;
@@ -59,14 +72,14 @@ struct Profile {
     std::string runtime;
     std::filesystem::path home;
     std::optional<int> offset;  // nullopt: "auto"
-    std::string offset_method;  // "argument" or "config"
+    OffsetMethod offset_method = OffsetMethod::Argument;
     std::vector<std::string> args;
     std::string java_home;
     std::map<std::string, std::string> env;
     std::vector<std::string> after;
     RestartSettings restart;
     int ready_timeout_s = 300;
-    std::string ready_mode = "line-or-port";  // line-or-port | all-ports
+    ReadyMode ready_mode = ReadyMode::LineOrPort;
     int stop_timeout_s = 60;
     std::string user;
     int log_max_size_mb = 50;
@@ -74,6 +87,7 @@ struct Profile {
     bool autostart = true;
     bool update_advertised_urls = false;
     std::string host = "localhost";  // host name used in the URLs shown to operators
+    ResourceLimits limits;
 
     std::filesystem::path script;     // absolute path of the start script
     std::vector<InstancePort> ports;  // resolved port set

@@ -120,6 +120,13 @@ std::string render_instance_unit(const InstancePlan& instance,
     unit += "Restart=" + (policy == RestartPolicy::Never ? std::string("no") : to_string(policy)) +
             "\n";
     unit += "RestartSec=" + std::to_string(std::max(1, profile.restart.delay_ms / 1000)) + "\n";
+    // The profile's "limits", as systemd sets them on the unit's own cgroup.
+    if (profile.limits.memory_max) {
+        unit += "MemoryMax=" + std::to_string(*profile.limits.memory_max) + "\n";
+    }
+    if (profile.limits.pids_max) {
+        unit += "TasksMax=" + std::to_string(*profile.limits.pids_max) + "\n";
+    }
     unit += "LimitNOFILE=100000\n\n[Install]\nWantedBy=multi-user.target\n";
     return unit;
 }

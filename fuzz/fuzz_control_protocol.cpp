@@ -1,6 +1,8 @@
 // Any bytes as a control request line, and as instance output in a reply: the parser refuses
 // with ProtocolError or returns a request; every reply and event serializes (never throws) to
-// valid UTF-8 that a client parses back, and output bytes come back exactly.
+// valid UTF-8 that a client parses back, and output bytes come back exactly. The same bytes as
+// a reply the CLI reads (version check, status pages, states, reload results): refused with
+// ProtocolError, never another exception, and paging never accepts a cursor that stands still.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -22,6 +24,32 @@ nlohmann::json round_trip(const nlohmann::json& message) {
     require(carbon::is_valid_utf8(line));
     require(line.find('\n') == std::string::npos);  // one message per line
     return carbon::parse_bounded_json(line, false);
+}
+
+/// The CLI's readers of a reply: only ProtocolError may come out of them.
+void read_as_reply(const std::string& bytes) {
+    nlohmann::json reply;
+    try {
+        reply = carbon::parse_bounded_json(bytes, false);
+    } catch (const carbon::JsonInputError&) {
+        return;
+    }
+    const auto refused = [](auto&& read) {
+        try {
+            read();
+        } catch (const carbon::ProtocolError&) {
+        }
+    };
+    refused([&] { carbon::check_reply_version(reply); });
+    refused([&] { carbon::reload_result_from_json(reply); });
+    refused([&] { carbon::instance_state(reply); });
+    refused([&] {
+        nlohmann::json whole;
+        const std::string previous = "m";
+        const auto next = carbon::append_status_page(whole, reply, previous);
+        require(!next || *next > previous);
+        require(!whole.contains("cursor"));
+    });
 }
 
 }  // namespace
@@ -49,5 +77,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     round_trip(carbon::control_error(nullptr, bytes, bytes));
     require(carbon::is_valid_utf8(carbon::to_valid_utf8(bytes)));
     require(carbon::is_valid_utf8(bytes) == (carbon::to_valid_utf8(bytes) == bytes));
+    read_as_reply(bytes);
     return 0;
 }

@@ -24,13 +24,19 @@ for target in $targets; do
     mkdir -p "$corpus"
     case $target in
         fuzz_control_protocol)  # request lines, and output that is not UTF-8
-            printf '%s' '{"v":1,"id":7,"cmd":"logs","names":["apim-1"],"lines":20,"follow":true}' \
+            printf '%s' '{"v":2,"id":7,"cmd":"logs","names":["apim-1"],"lines":20,"follow":true}' \
                 > "$corpus/seed-logs"
-            printf '%s' '{"v":1,"id":[1,{"a":null}],"cmd":"status","names":[]}' > "$corpus/seed-status"
-            printf '%s' '{"v":1,"cmd":"restart","names":["si"]}' > "$corpus/seed-restart"
+            printf '%s' '{"v":2,"id":[1,{"a":null}],"cmd":"status","names":[],"cursor":"a","limit":5}' \
+                > "$corpus/seed-status"
+            printf '%s' '{"v":2,"cmd":"restart","names":["si"]}' > "$corpus/seed-restart"
             printf 'caf\351 cr\350me \342\202\254\n' > "$corpus/seed-latin1"
             printf '\377\n' > "$corpus/seed-not-utf8"
-            printf '%s' '{"v":1,"cmd":"status","id":[[[[[[[[1]]]]]]]],"cmd":"x"}' > "$corpus/seed-dup"
+            printf '%s' '{"v":2,"cmd":"status","id":[[[[[[[[1]]]]]]]],"cmd":"x"}' > "$corpus/seed-dup"
+            # replies the CLI reads: a status page, a reload result
+            printf '%s' '{"instances":[{"name":"z","state":"Running"}],"launcher":{},"cursor":"z"}' \
+                > "$corpus/seed-page"
+            printf '%s' '{"ok":false,"message":"m","added":["a"],"changed":[],"removed":[1]}' \
+                > "$corpus/seed-reload"
             ;;
         fuzz_profile)  # the example profiles (JSON with comments), a state file, a record
             for profile in "$repo"/profiles/examples/*.json; do

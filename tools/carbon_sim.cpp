@@ -40,10 +40,10 @@
 #include <vector>
 
 #include "config_inspect.hpp"
-#include "paths.hpp"
+#include "os/paths.hpp"
 #include "port_table.hpp"
 #include "profile.hpp"
-#include "spawn.hpp"
+#include "supervision/spawn.hpp"
 #include "text_file.hpp"
 #include "yaml_ports.hpp"
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -62,24 +63,86 @@ class Workspace:
         return result.returncode, json.loads(result.stdout)
 
 
-def control_request(socket_path, command, names=(), timeout=20):
-    """One request on the control socket, answered without starting a CLI process (fast enough to
-    sample states while something changes them); returns the reply's result."""
-    request = {"v": 1, "id": 1, "cmd": command, "names": list(names), "lines": 0, "follow": False}
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+PROTOCOL_VERSION = 2  # of the control protocol (common/control_protocol.hpp)
+
+
+def control_connect(socket_path, timeout=20):
+    """A client socket connected to the launcher. A full accept queue answers EAGAIN: retried,
+    a bounded number of times."""
+    for _ in range(100):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
-        sock.connect(str(socket_path))
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
+        try:
+            sock.connect(str(socket_path))
+            return sock
+        except BlockingIOError:
+            sock.close()
+            time.sleep(0.01)
+    raise AssertionError(f"{socket_path} kept refusing connections")
+
+
+def read_line(sock):
+    """The next line the launcher sends (bytes, with its newline), or what came before it hung up."""
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
             chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply = json.loads(data.decode("utf-8"))
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_reply(sock):
+    """The next message, parsed strictly: every line the launcher sends is UTF-8 JSON."""
+    data = read_line(sock)
+    if not data.endswith(b"\n"):
+        raise AssertionError(f"no complete line from the launcher: {data[:200]!r}")
+    return json.loads(data.decode("utf-8"))
+
+
+def request_line(command, names=(), **fields):
+    """A request of this protocol version, as the bytes sent."""
+    request = {"v": PROTOCOL_VERSION, "id": 1, "cmd": command, "names": list(names), **fields}
+    return json.dumps(request).encode() + b"\n"
+
+
+def control_request(socket_path, command=None, names=(), raw=None, whole_reply=False, timeout=20, **fields):
+    """One request on the control socket, answered without starting a CLI process (fast enough to
+    sample states while something changes them). `raw`: bytes to send as they are instead. Returns
+    the reply's result, or with `whole_reply` the reply itself, errors included."""
+    with control_connect(socket_path, timeout) as sock:
+        try:
+            sock.sendall(raw if raw is not None else request_line(command, names, **fields))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused (too large, busy): its reply is still there to read
+        reply = read_reply(sock)
+    if whole_reply:
+        return reply
     if not reply.get("ok"):
         raise AssertionError(f"{command}: {reply}")
     return reply["result"]
+
+
+def control_status(socket_path, names=(), **fields):
+    """Every page of a status, put together as the CLI does."""
+    whole, cursor = None, None
+    for _ in range(100000):  # bounded: a cursor that does not move on is an error below
+        extra = dict(fields, cursor=cursor) if cursor else fields
+        page = control_request(socket_path, "status", names, **extra)
+        next_cursor = page.pop("cursor", None)
+        if whole is None:
+            whole = page
+        else:
+            whole["instances"] += page["instances"]
+        if next_cursor is None:
+            return whole
+        if cursor is not None and next_cursor <= cursor:
+            raise AssertionError(f"the cursor did not move on: {cursor!r} -> {next_cursor!r}")
+        cursor = next_cursor
+    raise AssertionError("status never ended")
 
 
 def listen_on(port):
@@ -263,3 +326,55 @@ def kill_leftover_groups(pgids):
             os.killpg(pgid, _signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+class InstancesTestCase(unittest.TestCase):
+    """A workspace with simulated homes and the launchers a test starts. Cleanup is registered
+    before anything can fail: every launcher is killed by its pid and every instance's recorded
+    process group is ended, whatever the test did."""
+
+    default_runtime = "api-manager"
+
+    def setUp(self):
+        self.ws = Workspace()
+        self.addCleanup(self.ws.close)
+        self.homes = {}
+        self.runtimes = {}
+        self.launchers = []
+        self.addCleanup(self._end_everything)
+
+    def _end_everything(self):
+        pgids = set()
+        for name in self.homes:
+            rec = record(self.ws, name)
+            if rec:
+                pgids.add(rec["pgid"])
+        for launcher in self.launchers:
+            launcher.kill()
+        kill_leftover_groups(pgids)
+
+    def add(self, name, runtime=None, sim=None, **fields):
+        self.runtimes[name] = runtime or self.default_runtime
+        self.homes[name] = add_sim_instance(self.ws, name, self.runtimes[name], sim, **fields)
+        return self.homes[name]
+
+    def launch(self, env=None):
+        """`carbon-launcher run`; `env` is added to the environment it inherits."""
+        saved = {key: os.environ.get(key) for key in env or {}}
+
+        def restore():
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        os.environ.update(env or {})
+        try:
+            launcher = RunningLauncher(self.ws)
+        finally:
+            restore()
+        self.launchers.append(launcher)
+        return launcher
+
+    def jvm(self, name):
+        return jvm_pid(self.homes[name], self.runtimes[name])

@@ -1,6 +1,8 @@
 """The control socket and operator CLI end to end: a running launcher, real clients."""
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -9,8 +11,9 @@ import threading
 import time
 import unittest
 
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
-                     jvm_pid, kill_leftover_groups, listening_ports_by_pid, record)
+from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_connect,
+                     control_request, jvm_pid, kill_leftover_groups, listening_ports_by_pid, read_line,
+                     read_reply, record, request_line)
 
 RUNTIMES = {"apim-1": "api-manager", "apim-2": "api-manager", "si": "streaming-integrator"}
 
@@ -146,7 +149,11 @@ class SecurityAndRobustnessTest(ControlTestCase):
         for path in (self.ws.root, self.ws.state):
             os.chmod(path, 0o755)
         os.chmod(self.socket, 0o666)
-        result = subprocess.run(["runuser", "-u", "nobody", "--", LAUNCHER, "status", "--socket", str(self.socket)],
+        # A copy nobody can execute: a checkout under /root (mode 0700) is out of its reach.
+        client = self.ws.root / "carbon-launcher-client"
+        shutil.copy2(LAUNCHER, client)
+        os.chmod(client, 0o755)
+        result = subprocess.run(["runuser", "-u", "nobody", "--", str(client), "status", "--socket", str(self.socket)],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 77, result.stdout + result.stderr)
         self.assertIn("permission denied", result.stderr)
@@ -155,28 +162,9 @@ class SecurityAndRobustnessTest(ControlTestCase):
 
     def test_bad_clients_leave_the_daemon_responsive_and_children_untouched(self):
         before = self.pids()
-        address = str(self.socket)
 
         def connect():
-            for _ in range(100):  # a full accept queue answers EAGAIN: retry, bounded
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(20)
-                try:
-                    sock.connect(address)
-                    return sock
-                except BlockingIOError:
-                    sock.close()
-                    time.sleep(0.01)
-            raise AssertionError("the control socket kept refusing connections")
-
-        def read_line(sock):
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data
+            return control_connect(self.socket)
 
         with connect() as bad:
             bad.sendall(b"{this is not json\n")
@@ -190,16 +178,17 @@ class SecurityAndRobustnessTest(ControlTestCase):
             if reply:
                 self.assertEqual(json.loads(reply)["error"]["code"], "request-too-large")
         silent = connect()  # connects and never writes
-        clients = [connect() for _ in range(200)]
+        # Nearly as many as one user may hold at once (the per-user cap is 128).
+        clients = [connect() for _ in range(120)]
         started = time.monotonic()
         for client in clients:
-            client.sendall(b'{"v":1,"id":1,"cmd":"status"}\n')
-        answered = sum(json.loads(read_line(c))["ok"] for c in clients)
+            client.sendall(request_line("status"))
+        answered = sum(read_reply(c)["ok"] for c in clients)
         took = time.monotonic() - started
         for client in clients:
             client.close()
-        self.assertEqual(answered, 200)
-        print(f"\n200 concurrent clients answered in {took * 1000:.0f} ms", flush=True)
+        self.assertEqual(answered, 120)
+        print(f"\n120 concurrent clients answered in {took * 1000:.0f} ms", flush=True)
         self.assertEqual(self.status()["apim-1"]["state"], "Running")
         self.assertEqual(self.pids(), before)
         self.assertEqual(silent.recv(1, socket.MSG_PEEK), b"", "an idle client should be dropped after 10 s") \
@@ -213,6 +202,132 @@ class SecurityAndRobustnessTest(ControlTestCase):
             return sock.recv(1) == b""
         except socket.timeout:
             return False
+
+
+class WatcherCapTest(ControlTestCase):
+    """Issue 16, item 5: 256 `watch` clients (exempt from the idle timeout) took every slot and
+    every other client got `busy`."""
+
+    def test_256_watchers_leave_status_and_commands_working(self):
+        clients = []
+        self.addCleanup(lambda: [client.close() for client in clients])
+        for _ in range(256):
+            client = control_connect(self.socket)
+            clients.append(client)
+            try:
+                client.sendall(request_line("watch"))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused at once: the reason is still there to read
+        replies = [read_reply(client) for client in clients]
+        watchers = [client for client, reply in zip(clients, replies) if reply["ok"]]
+        refusals = [reply["error"] for reply in replies if not reply["ok"]]
+        # The watchers hold their slots; status and commands still get through.
+        self.assertEqual(set(self.status()), set(RUNTIMES))
+        self.assertEqual(control_request(self.socket, "restart", ["si"]), {"accepted": ["si"]})
+        event = read_reply(watchers[0])  # and the watchers are served
+        self.assertEqual(event.get("event"), "state", event)
+        self.assertEqual(len(watchers), 64, "one user's watchers are capped at 64")
+        self.assertEqual({error["code"] for error in refusals}, {"busy"})
+        messages = "\n".join(error["message"] for error in refusals)
+        self.assertIn("uid 0 already has 64 clients that watch or follow logs, the per-user cap", messages)
+        self.assertIn("logs -f", messages)  # the fix: which clients to end
+
+
+IDLE_CLIENTS = r"""
+import json, selectors, socket, sys, time
+path, count, expected_busy = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+clients = []
+for _ in range(count):
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(path)
+    clients.append(client)
+selector = selectors.DefaultSelector()
+for client in clients:
+    selector.register(client, selectors.EVENT_READ)
+busy, messages = set(), []
+deadline = time.monotonic() + 5  # well within the idle clients' 10 s
+while len(busy) < expected_busy and time.monotonic() < deadline:
+    for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
+        selector.unregister(key.fileobj)
+        data = key.fileobj.recv(65536)
+        if data:
+            busy.add(key.fileobj)
+            messages.append(json.loads(data.split(b"\n")[0])["error"]["message"])
+print(json.dumps({"busy": len(busy), "message": messages[:1]}), flush=True)
+sys.stdin.readline()  # the test runs its status meanwhile
+idle = [client for client in clients if client not in busy]
+ready = selectors.DefaultSelector()
+for client in idle:
+    ready.register(client, selectors.EVENT_READ)
+hung_up = len(ready.select(timeout=0))
+print(json.dumps({"idle": len(idle), "hung_up": hung_up}), flush=True)
+"""
+
+
+class OtherUserCapTest(unittest.TestCase):
+    """Issue 16, item 5: 500 idle clients locked every other client out. Here they belong to
+    another user (nobody, a member of the control group): that user gets 128 slots, no more."""
+
+    def setUp(self):
+        python = "/usr/bin/python3"
+        if os.geteuid() != 0 or shutil.which("setpriv") is None or not os.access(python, os.X_OK):
+            self.skipTest("needs root, setpriv and /usr/bin/python3")
+        self.nobody = pwd.getpwnam("nobody")
+        self.ws = Workspace()
+        self.addCleanup(self.ws.close)
+        add_sim_instance(self.ws, "apim-1", "api-manager")
+        # A checkout or temp dir under /root (0700) is out of nobody's reach: open the way to
+        # the socket only. The socket itself is 0660, group nogroup.
+        os.chmod(self.ws.root, 0o711)
+        os.chmod(self.ws.state, 0o711)
+        self.socket = self.ws.state / "control.sock"
+        group = grp.getgrgid(self.nobody.pw_gid).gr_name
+        self.launcher = RunningLauncher(self.ws, ["--socket", str(self.socket), "--socket-group", group])
+        self.addCleanup(self.end_launcher)
+        self.launcher.wait_for(r"apim-1: Starting -> Running", 30)
+
+    def end_launcher(self):
+        groups = [r["pgid"] for r in [record(self.ws, "apim-1")] if r]
+        if self.launcher.proc.poll() is None:
+            self.launcher.signal(signal.SIGTERM)
+            try:
+                self.launcher.wait_exit(60)
+            except subprocess.TimeoutExpired:
+                pass
+        self.launcher.kill()
+        kill_leftover_groups(groups)
+
+    def test_300_idle_clients_of_one_user_leave_room_for_the_others(self):
+        count, cap = 300, 128
+        # setpriv execs: the clients' process is the one started here, and ended by its pid.
+        clients = subprocess.Popen(["setpriv", f"--reuid={self.nobody.pw_uid}", f"--regid={self.nobody.pw_gid}",
+                                    "--clear-groups", "/usr/bin/python3", "-c", IDLE_CLIENTS,
+                                    str(self.socket), str(count), str(count - cap)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def end_clients():
+            if clients.poll() is None:
+                clients.kill()
+            clients.communicate(timeout=30)
+        self.addCleanup(end_clients)
+        line = clients.stdout.readline()  # the script's own deadline bounds the wait
+        if not line:
+            self.fail(f"the idle clients failed: {clients.communicate(timeout=30)[1]}")
+        first = json.loads(line)
+        # Root, another user, is served while nobody's idle clients hold their slots.
+        status = subprocess.run([LAUNCHER, "status", "--json", "--socket", str(self.socket)],
+                                capture_output=True, text=True, timeout=60)
+        clients.stdin.write("\n")
+        clients.stdin.flush()
+        second = json.loads(clients.stdout.readline() or "{}")
+        self.assertEqual(status.returncode, 0, status.stdout + status.stderr)
+        self.assertEqual(json.loads(status.stdout)["instances"][0]["state"], "Running")
+        self.assertEqual(first.get("busy"), count - cap, first)
+        self.assertIn(f"uid {self.nobody.pw_uid} already holds 128 connections, the per-user cap",
+                      first["message"][0])
+        # Else the idle clients had timed out (10 s) before status ran, and proved nothing.
+        self.assertEqual(second, {"idle": cap, "hung_up": 0})
+        self.launcher.wait_for(rf"control socket: busy: refused uid {self.nobody.pw_uid} \(pid \d+\)", 10)
 
 
 if __name__ == "__main__":

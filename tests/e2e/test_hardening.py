@@ -9,14 +9,13 @@ import pathlib
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, kill_leftover_groups,
-                     record)
+from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
+                     kill_leftover_groups, record)
 
 LATIN1 = b"caf\xe9 cr\xe8me br\xfbl\xe9e"
 SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
@@ -90,19 +89,9 @@ class DaemonTestCase(unittest.TestCase):
         return {i["name"]: i["state"] for i in status["instances"]}
 
     def request(self, raw, timeout=20):
-        """Sends one raw line to the control socket and returns the reply line, parsed."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.socket))
-            sock.sendall(raw)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        self.assertTrue(data.endswith(b"\n"), f"no reply line to {raw[:80]!r}: {data[:200]!r}")
-        return json.loads(data.decode("utf-8"))  # strict: every reply is UTF-8
+        """Sends one raw line to the control socket and returns the reply, parsed strictly (every
+        reply is UTF-8)."""
+        return control_request(self.socket, raw=raw, whole_reply=True, timeout=timeout)
 
     def assert_still_supervising(self):
         self.assertIsNone(self.launcher.proc.poll(), "the launcher exited:\n" + "\n".join(self.launcher.lines[-20:]))
@@ -119,16 +108,16 @@ class ControlRequestTest(DaemonTestCase):
 
     def test_other_hostile_requests_get_errors_and_the_daemon_lives(self):
         cases = {
-            b'{"v":1,"cmd":"st\xffatus"}\n': "bad-request",
-            b'{"v":1,"cmd":"status","id":"\xc3"}\n': "bad-request",
-            b'\xc0\xaf{"v":1,"cmd":"status"}\n': "bad-request",
+            b'{"v":2,"cmd":"st\xffatus"}\n': "bad-request",
+            b'{"v":2,"cmd":"status","id":"\xc3"}\n': "bad-request",
+            b'\xc0\xaf{"v":2,"cmd":"status"}\n': "bad-request",
             # 30 000 levels: within the 64 KiB line bound, far past the depth bound.
-            ('{"v":1,"cmd":"status","id":' + nested("[", "]", 30_000) + "}\n").encode(): "bad-request",
-            b'{"v":1,"cmd":"status","cmd":"stop","names":["apim-1"]}\n': "bad-request",
-            b'{"v":1,"cmd":"status","id":1e309}\n': "bad-request",
+            ('{"v":2,"cmd":"status","id":' + nested("[", "]", 30_000) + "}\n").encode(): "bad-request",
+            b'{"v":2,"cmd":"status","cmd":"stop","names":["apim-1"]}\n': "bad-request",
+            b'{"v":2,"cmd":"status","id":1e309}\n': "bad-request",
             b'{"v":4294967297,"cmd":"status"}\n': "bad-version",
-            b'{"v":1,"cmd":"logs","names":["apim-1"],"lines":9223372036854775808}\n': "bad-request",
-            b'{"v":1,"cmd":"status","names":["\\u0000\\n\xc3\xa9"]}\n': "unknown-instance",
+            b'{"v":2,"cmd":"logs","names":["apim-1"],"lines":9223372036854775808}\n': "bad-request",
+            b'{"v":2,"cmd":"status","names":["\\u0000\\n\xc3\xa9"]}\n': "unknown-instance",
         }
         for raw, code in cases.items():
             with self.subTest(raw=raw[:60]):
@@ -139,7 +128,7 @@ class ControlRequestTest(DaemonTestCase):
         self.assertEqual(self.launcher.count("apim-1: Running -> Stopping"), 0)  # the duplicate "stop"
 
     def test_a_deep_id_within_the_bound_is_echoed(self):
-        reply = self.request(('{"v":1,"cmd":"status","id":' + nested("[", "]", 50) + "}\n").encode())
+        reply = self.request(('{"v":2,"cmd":"status","id":' + nested("[", "]", 50) + "}\n").encode())
         self.assertTrue(reply["ok"])
         self.assertEqual(json.dumps(reply["id"]), json.dumps(json.loads(nested("[", "]", 50))))
 
@@ -150,12 +139,12 @@ class Latin1OutputTest(DaemonTestCase):
     def assert_still_answering(self):
         """The launcher is up and answers; what `status` says is test_status_after_latin1_output's."""
         self.assertIsNone(self.launcher.proc.poll(), "the launcher exited:\n" + "\n".join(self.launcher.lines[-20:]))
-        reply = self.request(b'{"v":1,"id":1,"cmd":"logs","names":["apim-1"],"lines":1}\n')
+        reply = self.request(b'{"v":2,"id":1,"cmd":"logs","names":["apim-1"],"lines":1}\n')
         self.assertTrue(reply["ok"], reply)
 
     def test_status_after_latin1_output(self):
         # The status carries the instance's last output lines: they must not break the reply.
-        reply = self.request(b'{"v":1,"id":1,"cmd":"status"}\n')
+        reply = self.request(b'{"v":2,"id":1,"cmd":"status"}\n')
         self.assertTrue(reply["ok"], reply)
         self.assert_still_supervising()
 
@@ -163,7 +152,7 @@ class Latin1OutputTest(DaemonTestCase):
         result = self.cli("logs", "apim-1", "-n", "20", text=False)
         self.assertIn(LATIN1 + b"\n", result.stdout)
         # On the wire: "data" is valid UTF-8 (U+FFFD for each bad byte), "data_base64" exact.
-        reply = self.request(b'{"v":1,"id":1,"cmd":"logs","names":["apim-1"],"lines":20}\n')
+        reply = self.request(b'{"v":2,"id":1,"cmd":"logs","names":["apim-1"],"lines":20}\n')
         self.assertTrue(reply["ok"], reply)
         self.assertIn("caf\ufffd cr\ufffdme", reply["result"]["data"])
         self.assertIn(LATIN1, base64.b64decode(reply["result"]["data_base64"]))

@@ -16,7 +16,7 @@ import subprocess
 import time
 import unittest
 
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
+from support import (InstancesTestCase, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
                      kill_leftover_groups, listening_ports_by_pid, record)
 
 SCRIPTS = {"api-manager": "bin/api-manager.sh", "streaming-integrator": "bin/server.sh",
@@ -54,52 +54,7 @@ def take_port(port):
     return sock
 
 
-class RealScriptsTestCase(unittest.TestCase):
-    def setUp(self):
-        self.ws = Workspace()
-        self.addCleanup(self.ws.close)
-        self.homes = {}
-        self.runtimes = {}
-        self.launchers = []
-        self.addCleanup(self._end_everything)
-
-    def _end_everything(self):
-        pgids = set()
-        for name in self.homes:
-            rec = record(self.ws, name)
-            if rec:
-                pgids.add(rec["pgid"])
-        for launcher in self.launchers:
-            launcher.kill()
-        kill_leftover_groups(pgids)
-
-    def add(self, name, runtime, sim=None, **fields):
-        self.runtimes[name] = runtime
-        self.homes[name] = add_sim_instance(self.ws, name, runtime, sim, **fields)
-        return self.homes[name]
-
-    def launch(self, env=None):
-        """`carbon-launcher run`; `env` is added to the environment it inherits."""
-        saved = {key: os.environ.get(key) for key in env or {}}
-
-        def restore():
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        self.addCleanup(restore)
-        os.environ.update(env or {})
-        try:
-            launcher = RunningLauncher(self.ws)
-        finally:
-            restore()
-        self.launchers.append(launcher)
-        return launcher
-
-    def jvm(self, name):
-        return jvm_pid(self.homes[name], self.runtimes[name])
-
+class RealScriptsTestCase(InstancesTestCase):
     def cli(self, *args, check=True):
         result = subprocess.run([LAUNCHER, *args, "--socket", str(self.ws.state / "control.sock")],
                                 capture_output=True, text=True, timeout=60)

@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from support import (RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
+from support import (InstancesTestCase, RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
                      kill_leftover_groups, listening_ports_by_pid, record)
 
 RUNTIMES = {"apim-1": "api-manager", "apim-2": "api-manager", "apim-3": "api-manager",
@@ -24,37 +24,12 @@ def port_free(port):
             return False
 
 
-class RunTestCase(unittest.TestCase):
-    def setUp(self):
-        self.ws = Workspace()
-        self.launchers = []
-        self.homes = {}
-
-    def tearDown(self):
-        pgids = set()
-        for name in list(self.homes):
-            rec = record(self.ws, name)
-            if rec:
-                pgids.add(rec["pgid"])
-        for launcher in self.launchers:
-            launcher.kill()
-        kill_leftover_groups(pgids)
-        self.ws.close()
-
+class RunTestCase(InstancesTestCase):
     def add(self, name, runtime=None, sim=None, **fields):
-        self.homes[name] = add_sim_instance(self.ws, name, runtime or RUNTIMES[name], sim, **fields)
-        return self.homes[name]
-
-    def launch(self):
-        launcher = RunningLauncher(self.ws)
-        self.launchers.append(launcher)
-        return launcher
+        return super().add(name, runtime or RUNTIMES.get(name), sim, **fields)
 
     def wait_running(self, launcher, names, start=0, timeout=30):
         return {name: launcher.wait_for(rf"{name}: Starting -> Running", timeout, start) for name in names}
-
-    def jvm(self, name):
-        return jvm_pid(self.homes[name], RUNTIMES.get(name, "api-manager"))
 
 
 class FiveInstancesTest(RunTestCase):

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
-#include "atomic_file.hpp"
+#include "os/atomic_file.hpp"
 #include "test_support.hpp"
 
 using namespace carbon;

@@ -3,7 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "host_ports.hpp"
+#include "os/host_ports.hpp"
 
 using namespace carbon;
 

@@ -145,15 +145,15 @@ TEST_CASE("base64 round-trips every byte and refuses what is not base64") {
 
 TEST_CASE("a control request that is not UTF-8, too deep or out of range gets an error") {
     CHECK(code_of("\xFF") == "bad-request");  // the issue's printf '\xff\n'
-    CHECK(code_of("{\"v\":1,\"cmd\":\"st\xFF\"}") == "bad-request");
-    CHECK(code_of("{\"v\":1,\"cmd\":\"status\",\"id\":\"\xC3\"}") == "bad-request");
-    CHECK(code_of(R"({"v":1,"cmd":"status","id":)" + nested("[", "]", 100000) + "}") ==
+    CHECK(code_of("{\"v\":2,\"cmd\":\"st\xFF\"}") == "bad-request");
+    CHECK(code_of("{\"v\":2,\"cmd\":\"status\",\"id\":\"\xC3\"}") == "bad-request");
+    CHECK(code_of(R"({"v":2,"cmd":"status","id":)" + nested("[", "]", 100000) + "}") ==
           "bad-request");
-    CHECK(code_of(R"({"v":1,"cmd":"status","cmd":"stop"})") == "bad-request");
-    CHECK(code_of(R"({"v":1,"cmd":"status","id":1e309})") == "bad-request");
+    CHECK(code_of(R"({"v":2,"cmd":"status","cmd":"stop"})") == "bad-request");
+    CHECK(code_of(R"({"v":2,"cmd":"status","id":1e309})") == "bad-request");
     CHECK(code_of(R"({"v":4294967297,"cmd":"status"})") == "bad-version");
-    CHECK(code_of(R"({"v":1,"cmd":"logs","lines":9223372036854775808})") == "bad-request");
-    CHECK(code_of(R"({"v":1,"cmd":"status","id":)" + nested("[", "]", 60) + "}") == "accepted");
+    CHECK(code_of(R"({"v":2,"cmd":"logs","lines":9223372036854775808})") == "bad-request");
+    CHECK(code_of(R"({"v":2,"cmd":"status","id":)" + nested("[", "]", 60) + "}") == "accepted");
 }
 
 TEST_CASE("a reply or event never fails to serialize, and output bytes arrive exactly") {
@@ -396,7 +396,7 @@ TEST_CASE("systemd units escape $, %, quotes and backslashes, and no value adds 
     profile.source = "/etc/carbon/profiles/evil\nExecStartPre=/bin/sh.json";
     profile.home = "/opt/wso2 100%";
     profile.script = "/opt/wso2 100%/bin/api-manager.sh";
-    profile.offset_method = "argument";
+    profile.offset_method = OffsetMethod::Argument;
     profile.args = {"-Dhome=$HOME", "-Dp=%h", "-Dq=\"x\"\\", "-Dnl=a\nExecStartPre=/bin/sh"};
     profile.user = "wso2%";
     const std::string unit =
@@ -428,7 +428,7 @@ TEST_CASE("an exported unit of a masked WSO2 script restarts always; a custom sc
     profile.table = test::source_catalog().find("api-manager");
     profile.home = "/opt/apim";
     profile.script = "/opt/apim/bin/api-manager.sh";
-    profile.offset_method = "argument";
+    profile.offset_method = OffsetMethod::Argument;
     CHECK(lines_of(unit_for(profile, {}), "Restart=") ==
           std::vector<std::string>{"Restart=always"});
     profile.script = "/opt/apim/bin/my-wrapper.sh";

@@ -27,11 +27,11 @@ TEST_CASE("the shipped tables hold DOMAIN.md's ports") {
     CHECK(apim.find_port("https-servlet")->ready_probe);
     CHECK(apim.linux_scripts.front() == "bin/api-manager.sh");
     CHECK(apim.windows_scripts.front() == "bin/api-manager.bat");
-    CHECK(apim.supports_method("argument"));
+    CHECK(apim.supports_method(OffsetMethod::Argument));
 
     const RuntimeTable& si = *catalog.find("streaming-integrator");
     CHECK(si.shipped_offset == 0);
-    CHECK_FALSE(si.supports_method("argument"));
+    CHECK_FALSE(si.supports_method(OffsetMethod::Argument));
     CHECK_FALSE(si.find_port("store-api-http")->follows_offset);
     CHECK(si.find_port("store-api-https")->base == 7443);
     CHECK(si.config_file == "conf/server/deployment.yaml");

@@ -31,15 +31,6 @@ RunEnding masked_after_running(ExitStatus status) {
 
 }  // namespace
 
-#ifndef _WIN32  // a wait status is a POSIX encoding
-TEST_CASE("wait statuses decode into exit codes and signals") {
-    CHECK(ExitStatus::from_wait_status(3 << 8).describe() == "exit code 3");
-    const ExitStatus killed = ExitStatus::from_wait_status(SIGKILL);
-    CHECK(killed.signaled);
-    CHECK(killed.describe() == "signal 9 (SIGKILL)");
-}
-#endif
-
 TEST_CASE("exit code 121 restarts at once and is not a failure") {
     const auto d = decide_after_exit(RestartSettings{}, after_running(exited(121)), 2, 0.5);
     CHECK(d.action == Action::RestartNow);

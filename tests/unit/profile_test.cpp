@@ -178,7 +178,7 @@ TEST_CASE("a valid profile loads with defaults") {
     const Profile& p = profiles.front();
     CHECK(p.name == "apim-1");
     CHECK_FALSE(p.offset.has_value());
-    CHECK(p.offset_method == "argument");
+    CHECK(p.offset_method == OffsetMethod::Argument);
     CHECK(p.script == dir / "apim/bin/api-manager.sh");
     CHECK(p.restart.policy == RestartPolicy::OnFailure);
     CHECK(p.stop_timeout_s == 60);
@@ -191,7 +191,7 @@ TEST_CASE("a relative home is resolved against the profile's folder") {
                R"({"name":"si","runtime":"streaming-integrator","home":"../packs/si"})");
     const auto profiles = load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
     CHECK(profiles.front().home == (dir / "packs/si").lexically_normal());
-    CHECK(profiles.front().offset_method == "config");
+    CHECK(profiles.front().offset_method == OffsetMethod::Config);
 }
 
 TEST_CASE("all errors of all files are reported in one run") {

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "diagnostics.hpp"
-#include "start_guard.hpp"
+#include "planning/start_guard.hpp"
 #include "test_support.hpp"
 
 using namespace carbon;

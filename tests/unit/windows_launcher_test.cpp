@@ -6,10 +6,10 @@
 
 #include <boost/asio.hpp>
 
-#include "atomic_file.hpp"
-#include "host_ports.hpp"
-#include "spawn.hpp"
-#include "state_lock.hpp"
+#include "os/atomic_file.hpp"
+#include "os/host_ports.hpp"
+#include "os/state_lock.hpp"
+#include "supervision/spawn.hpp"
 #include "test_support.hpp"
 
 namespace asio = boost::asio;

@@ -1,0 +1,69 @@
+#include "cli/export_command.hpp"
+
+#include <iostream>
+
+#include "child_environment.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/usage_error.hpp"
+#include "exit_codes.hpp"
+#include "os/atomic_file.hpp"
+#include "planning/config_edits.hpp"
+#include "planning/planning.hpp"
+#include "planning/state_store.hpp"
+#include "systemd_unit.hpp"
+
+namespace po = boost::program_options;
+
+namespace carbon {
+
+int cmd_export(const std::vector<std::string>& args) {
+    CommonOptions common;
+    std::string format;
+    std::string out_dir = ".";
+    po::options_description options("export options");
+    add_common_options(options, common);
+    options.add_options()("format", po::value(&format), "systemd")(
+        "out", po::value(&out_dir)->value_name("DIR"), "where to write the units (default: .)")(
+        "help,h", "this help");
+    po::positional_options_description positional;
+    positional.add("format", 1);
+    if (wants_help(args)) {
+        std::cout << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n\n"
+                     "Writes carbon-NAME.service for every instance, at the offsets the planner\n"
+                     "chooses now (recorded as sticky), and writes those offsets into the SI and\n"
+                     "Tooling configs, as `apply` does. Copy the units to /etc/systemd/system.\n\n"
+                  << options;
+        return kExitOk;
+    }
+    parse_command_line("export", args, options, positional);
+    if (format != "systemd") {
+        throw UsageError("export: the only format is \"systemd\"");
+    }
+    const auto session = plan_from_options(common);
+    if (!session->plan.ok()) {
+        report_plan_conflicts(session->plan);
+        return kExitUnavailable;
+    }
+    std::vector<const InstancePlan*> instances;
+    for (const auto& instance : session->plan.instances) {
+        instances.push_back(&instance);
+    }
+    // The units carry fixed offsets: the SI/Tooling configs must say the same before any start.
+    write_config_edits(compute_config_edits(instances, false));
+    std::filesystem::create_directories(out_dir);
+    for (const auto& instance : session->plan.instances) {
+        // Only what the launcher itself would set: nothing of this shell's environment.
+        const auto environment = child_environment(
+            *instance.profile,
+            {{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}});
+        const auto file =
+            std::filesystem::path(out_dir) / exported_unit_name(instance.profile->name);
+        write_file_atomically(file, render_instance_unit(instance, environment));
+        std::cout << file.string() << ": " << instance.profile->name << " at offset "
+                  << instance.offset << "\n";
+    }
+    save_sticky_offsets(common.state(), session->plan);
+    return kExitOk;
+}
+
+}  // namespace carbon

@@ -1,0 +1,44 @@
+#include "planning/config_edits.hpp"
+
+#include "config_patch.hpp"
+#include "diagnostics.hpp"
+#include "planning/config_writer.hpp"
+
+namespace carbon {
+
+std::vector<ConfigFileEdit> compute_config_edits(const std::vector<const InstancePlan*>& instances,
+                                                 bool force) {
+    std::vector<ConfigFileEdit> edits;
+    std::vector<Diagnostic> problems;
+    for (const InstancePlan* instance : instances) {
+        const auto file = patched_config_file(*instance->profile);
+        if (file.empty()) {
+            continue;
+        }
+        try {
+            std::string before = read_config_for_patch(file);
+            std::string after =
+                patch_instance_config(*instance->profile, instance->offset, before, force);
+            edits.push_back({instance, file, std::move(before), std::move(after)});
+        } catch (const ConfigError& e) {
+            problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
+        }
+    }
+    if (!problems.empty()) {
+        throw ConfigError(problems);
+    }
+    return edits;
+}
+
+std::size_t write_config_edits(const std::vector<ConfigFileEdit>& edits) {
+    std::size_t written = 0;
+    for (const auto& edit : edits) {
+        if (edit.changes()) {
+            write_patched_config(edit.file, edit.before, edit.after);
+            ++written;
+        }
+    }
+    return written;
+}
+
+}  // namespace carbon

@@ -1,0 +1,423 @@
+#include "supervision/supervised_process.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdio>
+
+#include "child_environment.hpp"
+#include "instance_record.hpp"
+#include "launch_spec.hpp"
+#include "os/atomic_file.hpp"
+#include "os/environment.hpp"
+#include "os/host_ports.hpp"
+#include "os/port_check.hpp"
+#include "os/process_probe.hpp"
+#include "planning/start_guard.hpp"
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace carbon {
+namespace {
+
+constexpr milliseconds kProbeInterval{250};
+constexpr std::size_t kMaxPartialLine = 8192;
+constexpr std::size_t kTailLines = 10;  // kept for `status` and the exit message
+constexpr std::size_t kMaxTailLineBytes = 400;
+
+std::string seconds_since(std::chrono::steady_clock::time_point since) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+    return text;
+}
+
+MachineSettings machine_settings(const Profile& profile) {
+    MachineSettings settings;
+    settings.restart = profile.restart;
+    settings.start_timeout = std::chrono::seconds(profile.ready_timeout_s);
+    settings.stop_timeout = std::chrono::seconds(profile.stop_timeout_s);
+    settings.exit_status_masked =
+        profile.table != nullptr && profile.table->masks_exit_status(profile.script);
+    settings.script_name = profile.script.filename().string();
+    return settings;
+}
+
+}  // namespace
+
+SupervisedProcess::SupervisedProcess(asio::io_context& io, std::shared_ptr<const Profile> profile,
+                                     int offset, InstancePaths paths,
+                                     std::shared_ptr<Containment> containment,
+                                     StateListener on_change)
+    : io_(io),
+      profile_(std::move(profile)),
+      offset_(offset),
+      paths_(std::move(paths)),
+      containment_(std::move(containment)),
+      on_change_(std::move(on_change)),
+      log_(paths_.log_file, static_cast<std::uintmax_t>(profile_->log_max_size_mb) * 1024 * 1024,
+           profile_->log_max_files),
+      machine_(machine_settings(*profile_)),
+      deadline_(io),
+      probe_timer_(io) {}
+
+SupervisedProcess::~SupervisedProcess() = default;
+
+void SupervisedProcess::start() {
+    apply(machine_.start());
+}
+
+void SupervisedProcess::stop() {
+    apply(machine_.stop());
+}
+
+void SupervisedProcess::restart() {
+    apply(machine_.restart());
+}
+
+void SupervisedProcess::kill_now() {
+    if (has_processes()) {
+        spdlog::warn("{}: {}", name(), group_->kill());
+    }
+}
+
+// Carries out what the machine decided, in its order: spawn, signal, the one timer, the report.
+void SupervisedProcess::apply(const Actions& actions) {
+    if (actions.spawn) {
+        if (!actions.note.empty()) {
+            spdlog::info("{}: {}", name(), actions.note);
+        }
+        spawn_run();
+        return;
+    }
+    if (actions.request_stop && group_) {
+        probe_timer_.cancel();
+        stop_how_ = group_->request_stop();
+    }
+    if (actions.kill && group_) {
+        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s,
+                     stop_how_.empty() ? "the stop request" : stop_how_, group_->kill());
+    }
+    if (actions.timer_changed) {
+        deadline_.cancel();
+        if (actions.timer != Deadline::None) {
+            arm_deadline(actions.timer_after, actions.timer_token);
+        }
+    }
+    if (actions.state_changed) {
+        report(actions);
+    } else if (!actions.note.empty()) {
+        spdlog::warn("{}: still {} ({})", name(), to_string(state()), actions.note);
+        log_.write("[carbon-launcher] still " + to_string(state()) + " (" + actions.note + ")\n");
+    }
+    if (actions.request_stop) {
+        check_group_drained();  // a group may already be gone
+    }
+}
+
+// Logs the edge and tells the supervisor later on the loop: whatever it does in response (stop
+// this instance during a shutdown, start its dependents) cannot interleave with this edge.
+void SupervisedProcess::report(const Actions& actions) {
+    std::string why = actions.why;
+    if (actions.request_stop && !stop_how_.empty()) {
+        why += ": " + stop_how_;
+    }
+    const auto level = (actions.to == ProcessState::Fatal || actions.to == ProcessState::Backoff)
+                           ? spdlog::level::warn
+                           : spdlog::level::info;
+    spdlog::log(level, "{}: {} -> {} ({})", name(), to_string(actions.from), to_string(actions.to),
+                why);
+    log_.write("[carbon-launcher] " + to_string(actions.from) + " -> " + to_string(actions.to) +
+               " (" + why + ")\n");
+    asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+        if (alive.lock()) {
+            on_change_(*this);
+        }
+    });
+}
+
+void SupervisedProcess::arm_deadline(milliseconds after, std::uint64_t token) {
+    deadline_.expires_after(after);
+    deadline_.async_wait([this, token](const boost::system::error_code& ec) {
+        if (!ec) {
+            apply(machine_.deadline_expired(token));
+        }
+    });
+}
+
+std::optional<int> SupervisedProcess::jvm_pid() const {
+    if (!has_processes() || profile_->table->pid_file.empty()) {
+        return std::nullopt;
+    }
+    const auto file = profile_->home / profile_->table->pid_file;
+    const auto stamp = file_stamp(file);
+    if (!stamp) {
+        return std::nullopt;
+    }
+    if (*stamp != jvm_pid_cache_.stamp || !jvm_pid_cache_.pid) {
+        jvm_pid_cache_ = {*stamp, live_runtime_pid(file, profile_->home)};
+    }
+    if (jvm_pid_cache_.pid) {
+        last_jvm_pid_ = jvm_pid_cache_.pid;
+    }
+    return jvm_pid_cache_.pid;
+}
+
+std::string SupervisedProcess::port_conflict() const {
+    if (!profile_->table->pid_file.empty()) {
+        if (const auto pid =
+                live_runtime_pid(profile_->home / profile_->table->pid_file, profile_->home)) {
+            return "the home is already running outside this launcher: its pid file names live "
+                   "process " +
+                   std::to_string(*pid);
+        }
+    }
+    for (const auto& port : profile_->ports) {
+        const int effective = port.effective(offset_);
+        if (port.reserved && port.default_open && port_in_use(effective)) {
+            const HostPorts host;
+            return "port " + std::to_string(effective) + " (" + port.purpose + ") is held by " +
+                   (host.is_held(effective) ? host.holder(effective).describe()
+                                            : "another process");
+        }
+    }
+    return "";
+}
+
+// The shell's half of (STOPPED|EXITED|FATAL|BACKOFF) -> STARTING: the checks that need the OS,
+// then the spawn; the machine hears which of the two happened.
+void SupervisedProcess::spawn_run() {
+    if (const std::string problem = prepare_home_for_start(*profile_); !problem.empty()) {
+        apply(machine_.spawn_failed(ExitReason::SpawnFailed, problem));
+        return;
+    }
+    if (const std::string conflict = port_conflict(); !conflict.empty()) {
+        apply(machine_.spawn_failed(ExitReason::PortConflict, conflict));
+        return;
+    }
+    SpawnSpec spec;
+    const auto argv = launch_argv(*profile_, offset_);
+    spec.executable = argv.front();
+    spec.args.assign(argv.begin() + 1, argv.end());
+    spec.env = child_environment(*profile_, current_environment());
+    spec.cwd = profile_->home;
+    try {
+        spec.cgroup = containment_->create(name(), profile_->limits);  // a fresh one per run
+        group_ = std::make_unique<ChildGroup>(io_, spec);
+    } catch (const std::system_error& e) {
+        apply(machine_.spawn_failed(ExitReason::SpawnFailed, e.what()));
+        return;
+    }
+    pid_ = group_->pid();
+    group_->watch(
+        [this](ExitStatus status) {
+            on_main_exited(status);
+            check_group_drained();
+        },
+        [this] { check_group_drained(); });
+    main_exited_ = false;
+    stop_how_.clear();
+    last_jvm_pid_.reset();
+    started_at_ = Clock::now();
+    partial_line_.clear();
+    output_tail_.clear();
+    tail_partial_.clear();
+    output_ = group_->take_output(io_);
+    write_record();
+    apply(machine_.spawned("pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_),
+                           started_at_));
+    read_output();
+    probe_ports();
+}
+
+bool SupervisedProcess::on_child_reaped(int pid, ExitStatus status) {
+    if (pid != pid_ || pid_ < 0) {
+        return false;
+    }
+    on_main_exited(status);
+    return true;
+}
+
+void SupervisedProcess::on_main_exited(ExitStatus status) {
+    main_exited_ = true;
+    pid_ = -1;
+    jvm_pid();  // the last chance to read the pid file while the group still exists
+    apply(machine_.main_exited(status, group_ && group_->alive(), last_jvm_pid_));
+}
+
+void SupervisedProcess::check_group_drained() {
+    if (!group_ || !main_exited_ || group_->alive()) {
+        return;
+    }
+    deadline_.cancel();
+    probe_timer_.cancel();
+    group_.reset();
+    remove_record();
+    const auto cause = machine_.stop_cause();
+    const bool unrequested = machine_.state() != ProcessState::Stopping ||
+                             cause == InstanceMachine::StopCause::ScriptGone ||
+                             cause == InstanceMachine::StopCause::StartTimeout;
+    if (!output_tail_.empty() && unrequested) {
+        spdlog::info("{}: its last output: {}", name(), output_tail_.back());
+    }
+    apply(machine_.group_drained(Clock::now()));
+}
+
+// A read of an earlier run's pipe can complete after a restart has put the next run's pipe in
+// its place (its EOF, or its cancellation when that pipe was replaced): the run number tells
+// such a completion apart, so it can neither close the new pipe nor log into it.
+void SupervisedProcess::read_output() {
+    output_->async_read_some(
+        asio::buffer(buffer_.get(), kOutputChunk),
+        [this, run = machine_.run()](const boost::system::error_code& ec, std::size_t n) {
+            if (run != machine_.run()) {
+                return;
+            }
+            if (ec) {
+                output_.reset();  // EOF: every writer (script, JVM) has closed the pipe
+                return;
+            }
+            const std::string_view chunk(buffer_.get(), n);
+            log_.write(chunk);
+            remember_output(chunk);
+            if (output_listener_) {
+                output_listener_(chunk);
+            }
+            if (state() == ProcessState::Starting &&
+                profile_->ready_mode == ReadyMode::LineOrPort) {
+                scan_for_startup_line(chunk);
+            }
+            if (output_) {
+                read_output();
+            }
+        });
+}
+
+void SupervisedProcess::remember_output(std::string_view chunk) {
+    tail_partial_.append(chunk);
+    std::size_t newline;
+    while ((newline = tail_partial_.find('\n')) != std::string::npos) {
+        std::string line = tail_partial_.substr(0, std::min(newline, kMaxTailLineBytes));
+        tail_partial_.erase(0, newline + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.pop_back();
+        }
+        if (line.find_first_not_of(" \t") == std::string::npos) {
+            continue;
+        }
+        output_tail_.push_back(std::move(line));
+        if (output_tail_.size() > kTailLines) {
+            output_tail_.pop_front();
+        }
+    }
+    if (tail_partial_.size() > kMaxPartialLine) {
+        tail_partial_.erase(0, tail_partial_.size() - kMaxPartialLine);
+    }
+}
+void SupervisedProcess::scan_for_startup_line(std::string_view chunk) {
+    partial_line_.append(chunk);
+    const std::string& marker = profile_->table->startup_line;
+    std::size_t newline;
+    while ((newline = partial_line_.find('\n')) != std::string::npos) {
+        const std::string line = partial_line_.substr(0, newline);
+        partial_line_.erase(0, newline + 1);
+        if (!marker.empty() && line.find(marker) != std::string::npos &&
+            state() == ProcessState::Starting) {
+            apply(machine_.became_ready("ready in " + seconds_since(started_at_) + ": startup line",
+                                        Clock::now()));
+            partial_line_.clear();
+            return;
+        }
+    }
+    if (partial_line_.size() > kMaxPartialLine) {
+        partial_line_.erase(0, partial_line_.size() - kMaxPartialLine);
+    }
+}
+
+std::vector<int> SupervisedProcess::readiness_ports() const {
+    std::vector<int> ports;
+    for (const auto& port : profile_->ports) {
+        const bool wanted = profile_->ready_mode == ReadyMode::AllPorts
+                                ? (port.reserved && port.default_open)
+                                : port.ready_probe;
+        if (wanted) {
+            ports.push_back(port.effective(offset_));
+        }
+    }
+    return ports;
+}
+
+// Connect attempts to the readiness ports, repeated on a timer until all accept or the state
+// changes. Timers and connects are events on the loop; nothing blocks.
+void SupervisedProcess::probe_ports() {
+    const std::vector<int> ports = readiness_ports();
+    if (ports.empty() || state() != ProcessState::Starting) {
+        return;
+    }
+    probes_.clear();
+    auto accepted = std::make_shared<std::size_t>(0);
+    auto pending = std::make_shared<std::size_t>(ports.size());
+    const auto run = machine_.run();
+    for (const int port : ports) {
+        probes_.push_back(std::make_unique<asio::ip::tcp::socket>(io_));
+        auto& socket = *probes_.back();
+        socket.async_connect(
+            {asio::ip::make_address_v4("127.0.0.1"), static_cast<unsigned short>(port)},
+            [this, accepted, pending, run, port](const boost::system::error_code& ec) {
+                if (ec == asio::error::operation_aborted || run != machine_.run()) {
+                    return;
+                }
+                *accepted += ec ? 0 : 1;
+                if (--*pending > 0 || state() != ProcessState::Starting) {
+                    return;
+                }
+                if (*accepted == readiness_ports().size()) {
+                    apply(machine_.became_ready(
+                        "ready in " + seconds_since(started_at_) + ": port " +
+                            std::to_string(port) +
+                            (readiness_ports().size() > 1 ? " and the others accept" : " accepts") +
+                            " connections",
+                        Clock::now()));
+                    return;
+                }
+                probe_timer_.expires_after(kProbeInterval);
+                probe_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
+                    if (!wait_ec) {
+                        probe_ports();
+                    }
+                });
+            });
+    }
+}
+
+void SupervisedProcess::write_record() const {
+    InstanceRecord record;
+    record.name = name();
+    record.pid = pid_;
+    record.pgid = pgid();
+    const auto stat = read_proc_stat(pid_);
+    record.start_time = stat ? stat->start_time : 0;
+    record.offset = offset_;
+    record.home = profile_->home;
+    record.launcher_pid = current_pid();
+    record.cgroup = group_->cgroup_directory();
+    try {
+        std::filesystem::create_directories(paths_.record_file.parent_path());
+        write_file_atomically(paths_.record_file, render_instance_record(record), {},
+                              Durability::ProcessCrash);
+    } catch (const std::exception& e) {
+        spdlog::error(
+            "{}: cannot write {}: {}; a launcher started after a crash will not find "
+            "this instance",
+            name(), paths_.record_file.string(), e.what());
+    }
+}
+
+void SupervisedProcess::remove_record() const {
+    std::error_code ec;
+    std::filesystem::remove(paths_.record_file, ec);
+}
+
+}  // namespace carbon

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/cli_options.hpp"
+#include "control/control_server.hpp"
+#include "os/service_notifier.hpp"
+#include "planning/planning.hpp"
+#include "supervision/leftovers.hpp"
+#include "supervision/supervised_process.hpp"
+
+namespace carbon {
+
+/// Owns every instance on one io_context: starts them in `after` order once their config is
+/// written, reaps every child (it is the child subreaper), stops them in reverse order on
+/// SIGTERM/SIGINT (a second SIGINT kills), and reloads the profiles on SIGHUP.
+class Supervisor : public ControlHandler {
+  public:
+    Supervisor(boost::asio::io_context& io, CommonOptions options);
+    ~Supervisor();
+
+    /// Plans, writes configs and starts; returns the exit code once everything has stopped.
+    /// Throws ConfigError (bad profiles or configs) before anything is started.
+    int run();
+
+    ControlReply handle(const ControlRequest& request, ControlSession& session) override;
+
+    /// From any thread (the Windows service control handler): stop every instance and return
+    /// from run() once they are down.
+    void request_shutdown();
+
+  private:
+    nlohmann::json instance_status(const SupervisedProcess& instance) const;
+    std::string status_page(const ControlRequest& request) const;
+    std::string status_text(const std::string& name, const SupervisedProcess& instance) const;
+    nlohmann::json launcher_status() const;
+    nlohmann::json live_status(const SupervisedProcess& instance) const;
+    nlohmann::json static_status(const SupervisedProcess& instance) const;
+    std::vector<SupervisedProcess*> named_instances(const std::vector<std::string>& names,
+                                                    bool empty_means_all);
+    void start_supervising(std::shared_ptr<PlanningSession> session);
+    void adopt_plan(const std::shared_ptr<PlanningSession>& session);
+    void add_instance(const InstancePlan& planned, std::shared_ptr<PlanningSession> session);
+    // The platform's half (supervisor_posix.cpp, supervisor_windows.cpp).
+    void add_os_signals();
+    void on_signal(int signal);
+    void reap_children();
+
+    void wait_for_signals();
+    void interrupt();
+    void for_each_instance(const std::function<void(SupervisedProcess&)>& action);
+    bool is_retiring(const std::string& name) const;
+    void on_state_change(SupervisedProcess& instance);
+    void start_what_is_due();
+    void stop_what_is_due();
+    bool dependencies_ready(const SupervisedProcess& instance) const;
+    bool dependents_down(const SupervisedProcess& instance) const;
+    void begin_shutdown();
+    void finish_if_all_down();
+    /// Takes the profiles again; says what it did (SIGHUP ignores it, the control socket sends it).
+    ReloadResult reload();
+    void update_service_status();
+    void keep_service_manager_waiting();
+    InstancePaths paths_for(const std::string& name) const;
+
+    boost::asio::io_context& io_;
+    CommonOptions options_;
+    boost::asio::signal_set signals_;
+    /// Cgroups or process groups, decided once at start; outlives the instances (declared first).
+    std::shared_ptr<Containment> containment_;
+    std::map<std::string, std::unique_ptr<SupervisedProcess>> instances_;
+    std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
+    std::map<std::string, std::string> fingerprints_;
+
+    /// While set, the first phase runs: an earlier launcher's leftovers are being stopped and
+    /// nothing of ours has started yet.
+    std::unique_ptr<LeftoverCleanup> leftovers_;
+    std::unique_ptr<ControlServer> control_;
+    ServiceNotifier notifier_;
+    boost::asio::steady_timer extend_timer_;  // EXTEND_TIMEOUT_USEC while starting or stopping
+    bool announced_ready_ = false;
+    mutable std::map<std::string, std::string> static_status_text_;  // by name, serialized once
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    bool shutting_down_ = false;
+    int interrupts_ = 0;
+    int exit_code_ = 0;
+};
+
+}  // namespace carbon
