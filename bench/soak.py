@@ -49,6 +49,9 @@ import tempfile
 import threading
 import time
 
+# The control protocol version (common/control_protocol.hpp, kControlProtocolVersion).
+PROTOCOL = 2
+
 FLAP_SCRIPT = """#!/bin/sh
 # Ready at once, some output, then a crash after 0.5-4.5 s (from the pid: dash has no $RANDOM).
 echo "WSO2 Carbon started in 0 sec"
@@ -207,7 +210,7 @@ def request(sock_path, cmd, names=(), lines=0, follow=False, timeout=SOCKET_TIME
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(str(sock_path))
-        sock.sendall(json.dumps({"v": 1, "id": 1, "cmd": cmd, "names": list(names), "lines": lines,
+        sock.sendall(json.dumps({"v": PROTOCOL, "id": 1, "cmd": cmd, "names": list(names), "lines": lines,
                                  "follow": follow}).encode() + b"\n")
         return read_reply(sock)
 
@@ -300,7 +303,7 @@ class Clients:
                     # design): a kept connection idle that long is expected to be gone.
                     if kept is not None and now() - kept_used > 9:
                         try:
-                            kept.sendall(b'{"v":1,"id":2,"cmd":"status","names":["%s"]}\n' % name.encode())
+                            kept.sendall(b'{"v":%d,"id":2,"cmd":"status","names":["%s"]}\n' % (PROTOCOL, name.encode()))
                             read_reply(kept)
                             self.stats.ok("status-kept idle but still open")
                         except OSError:
@@ -311,7 +314,7 @@ class Clients:
                         kept = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                         kept.settimeout(SOCKET_TIMEOUT_S)
                         kept.connect(str(self.sock_path))
-                    kept.sendall(b'{"v":1,"id":2,"cmd":"status","names":["%s"]}\n' % name.encode())
+                    kept.sendall(b'{"v":%d,"id":2,"cmd":"status","names":["%s"]}\n' % (PROTOCOL, name.encode()))
                     read_reply(kept)
                     kept_used = now()
                 elif what == "cli-status":
@@ -326,7 +329,7 @@ class Clients:
                     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                         sock.settimeout(SOCKET_TIMEOUT_S)
                         sock.connect(str(self.sock_path))
-                        sock.sendall(b'{"v":1,"id":3,"cmd":"sta')
+                        sock.sendall(b'{"v":%d,"id":3,"cmd":"sta' % PROTOCOL)
                 self.stats.ok(what)
             except Exception as e:  # noqa: BLE001 -- every failure is counted and shown, none ends the soak
                 self.stats.error(what, f"{type(e).__name__}: {e}")
@@ -344,9 +347,9 @@ class Clients:
             sock.connect(str(self.sock_path))
             if what == "watch":
                 names = [] if random.random() < 0.5 else [name]
-                sock.sendall(json.dumps({"v": 1, "id": 4, "cmd": "watch", "names": names}).encode() + b"\n")
+                sock.sendall(json.dumps({"v": PROTOCOL, "id": 4, "cmd": "watch", "names": names}).encode() + b"\n")
             else:
-                sock.sendall(json.dumps({"v": 1, "id": 5, "cmd": "logs", "names": [name], "lines": 5,
+                sock.sendall(json.dumps({"v": PROTOCOL, "id": 5, "cmd": "logs", "names": [name], "lines": 5,
                                          "follow": True}).encode() + b"\n")
             events = 0
             deadline = now() + seconds
@@ -368,10 +371,10 @@ class Clients:
             opened = now()
             try:
                 sock.connect(str(self.sock_path))
-                sock.sendall(b'{"v":1,"id":6,"cmd":"watch","names":[]}\n')
+                sock.sendall(b'{"v":%d,"id":6,"cmd":"watch","names":[]}\n' % PROTOCOL)
                 while not self.stop.is_set() and now() - opened < 300:
                     try:
-                        sock.sendall(b'{"v":1,"id":7,"cmd":"status","names":[]}\n')
+                        sock.sendall(b'{"v":%d,"id":7,"cmd":"status","names":[]}\n' % PROTOCOL)
                     except socket.timeout:
                         pass  # our own send buffer is full too: the launcher is not reading either
                     self.stop.wait(0.05)
