@@ -3,6 +3,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -327,6 +328,20 @@ def kill_leftover_groups(pgids):
         except (ProcessLookupError, PermissionError):
             pass
 
+
+
+def end_launcher(ws, launcher, names):
+    """SIGTERM to `launcher` and a wait for its graceful exit; then, whatever happened, the launcher
+    is killed by its pid and the recorded groups of `names` are ended."""
+    groups = [r["pgid"] for r in (record(ws, name) for name in names) if r]
+    if launcher.proc.poll() is None:
+        launcher.signal(signal.SIGTERM)
+        try:
+            launcher.wait_exit(60)
+        except subprocess.TimeoutExpired:
+            pass
+    launcher.kill()
+    kill_leftover_groups(groups)
 
 class InstancesTestCase(unittest.TestCase):
     """A workspace with simulated homes and the launchers a test starts. Cleanup is registered

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_connect,
+from support import (end_launcher, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_connect,
                      control_request, jvm_pid, kill_leftover_groups, listening_ports_by_pid, read_line,
                      read_reply, record, request_line)
 
@@ -31,15 +31,7 @@ class ControlTestCase(unittest.TestCase):
             self.launcher.wait_for(rf"{name}: Starting -> Running", 30)
 
     def end_launcher(self):
-        groups = [r["pgid"] for r in (record(self.ws, n) for n in RUNTIMES) if r]
-        if self.launcher.proc.poll() is None:
-            self.launcher.signal(signal.SIGTERM)
-            try:
-                self.launcher.wait_exit(60)
-            except subprocess.TimeoutExpired:
-                pass
-        self.launcher.kill()
-        kill_leftover_groups(groups)
+        end_launcher(self.ws, self.launcher, RUNTIMES)
 
     def cli(self, *args, check=True, timeout=60):
         result = subprocess.run([LAUNCHER, *args, "--socket", str(self.socket)], capture_output=True, text=True,
@@ -287,15 +279,7 @@ class OtherUserCapTest(unittest.TestCase):
         self.launcher.wait_for(r"apim-1: Starting -> Running", 30)
 
     def end_launcher(self):
-        groups = [r["pgid"] for r in [record(self.ws, "apim-1")] if r]
-        if self.launcher.proc.poll() is None:
-            self.launcher.signal(signal.SIGTERM)
-            try:
-                self.launcher.wait_exit(60)
-            except subprocess.TimeoutExpired:
-                pass
-        self.launcher.kill()
-        kill_leftover_groups(groups)
+        end_launcher(self.ws, self.launcher, ["apim-1"])
 
     def test_300_idle_clients_of_one_user_leave_room_for_the_others(self):
         count, cap = 300, 128

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
+from support import (end_launcher, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
                      kill_leftover_groups, record)
 
 LATIN1 = b"caf\xe9 cr\xe8me br\xfbl\xe9e"
@@ -67,15 +67,7 @@ class DaemonTestCase(unittest.TestCase):
         pass
 
     def stop_launcher(self):
-        groups = [r["pgid"] for r in [record(self.ws, "apim-1")] if r]
-        if self.launcher.proc.poll() is None:
-            self.launcher.signal(signal.SIGTERM)
-            try:
-                self.launcher.wait_exit(60)
-            except subprocess.TimeoutExpired:
-                pass
-        self.launcher.kill()
-        kill_leftover_groups(groups)
+        end_launcher(self.ws, self.launcher, ["apim-1"])
 
     def cli(self, *args, check=True, timeout=60, text=True):
         result = subprocess.run([LAUNCHER, *args, "--socket", str(self.socket)], capture_output=True, text=text,
