@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -369,6 +370,10 @@ int main(int argc, char** argv) {
         std::cerr << "usage: carbon-sim jvm --runtime RUNTIME --home HOME [-Dk=v ...]\n";
         return 64;
     }
+    // [F15] HotSpot ignores SIGPIPE: a JVM whose stdout reader is gone (a SIGKILLed launcher)
+    // keeps running, its prints failing quietly; by default this process would die on its next
+    // line instead, and the launcher's leftover handling would never meet a live instance.
+    std::signal(SIGPIPE, SIG_IGN);
     try {
         return run_jvm(args[2], args[4], std::vector<std::string>(args.begin() + 5, args.end()));
     } catch (const std::exception& e) {
