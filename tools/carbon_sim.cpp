@@ -370,10 +370,15 @@ int main(int argc, char** argv) {
         std::cerr << "usage: carbon-sim jvm --runtime RUNTIME --home HOME [-Dk=v ...]\n";
         return 64;
     }
-    // [F15] HotSpot ignores SIGPIPE: a JVM whose stdout reader is gone (a SIGKILLed launcher)
-    // keeps running, its prints failing quietly; by default this process would die on its next
-    // line instead, and the launcher's leftover handling would never meet a live instance.
-    std::signal(SIGPIPE, SIG_IGN);
+#ifndef _WIN32
+    // [F15] HotSpot catches SIGPIPE and ignores it in its handler: a JVM whose stdout reader is
+    // gone (a SIGKILLed launcher) keeps running, its prints failing quietly. Caught, not SIG_IGN,
+    // as the JVM does: /proc shows it caught, never ignored (what test_hardening checks of the
+    // launcher's children).
+    struct sigaction on_sigpipe {};
+    on_sigpipe.sa_handler = [](int) {};
+    ::sigaction(SIGPIPE, &on_sigpipe, nullptr);
+#endif
     try {
         return run_jvm(args[2], args[4], std::vector<std::string>(args.begin() + 5, args.end()));
     } catch (const std::exception& e) {
