@@ -15,10 +15,6 @@ namespace {
     throw ConfigError(source, setting, message + "; nothing was written");
 }
 
-std::string at_line(std::size_t index) {
-    return "line " + std::to_string(index + 1);
-}
-
 std::string trim_left(const std::string& text) {
     const auto first = text.find_first_not_of(" \t");
     return first == std::string::npos ? "" : text.substr(first);

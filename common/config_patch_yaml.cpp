@@ -15,10 +15,6 @@ constexpr const char* kSetting = "wso2.carbon.ports.offset";
     throw ConfigError(source, kSetting, message + "; nothing was written");
 }
 
-std::string at_line(std::size_t index) {
-    return "line " + std::to_string(index + 1);
-}
-
 /// The key of a "key: value" line, or "" for anything else.
 std::string key_of(const std::string& line) {
     const auto first = line.find_first_not_of(' ');

@@ -48,6 +48,10 @@ void insert_line_after(std::vector<TextLine>& lines, std::size_t after, std::str
     lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(after) + 1, inserted);
 }
 
+std::string at_line(std::size_t index) {
+    return "line " + std::to_string(index + 1);
+}
+
 int indentation(const std::string& line) {
     int spaces = 0;
     for (const char c : line) {

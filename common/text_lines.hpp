@@ -22,6 +22,9 @@ std::string dominant_eol(const std::vector<TextLine>& lines);
 /// had no newline, that line gets one and the inserted line goes without, as the file did.
 void insert_line_after(std::vector<TextLine>& lines, std::size_t after, std::string content);
 
+/// "line N" for the 0-based index of a line, as messages name it.
+std::string at_line(std::size_t index);
+
 /// Number of leading spaces; -1 when the indentation contains a tab.
 int indentation(const std::string& line);
 

