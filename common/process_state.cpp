@@ -7,6 +7,11 @@
 
 namespace carbon {
 
+bool is_live(ProcessState state) {
+    return state == ProcessState::Starting || state == ProcessState::Running ||
+           state == ProcessState::Stopping;
+}
+
 std::string to_string(ProcessState state) {
     switch (state) {
         case ProcessState::Stopped:

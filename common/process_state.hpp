@@ -25,6 +25,9 @@ enum class ExitReason {
 };
 
 std::string to_string(ProcessState state);
+
+/// Starting, Running or Stopping: a run is in progress.
+bool is_live(ProcessState state);
 std::string to_string(ExitReason reason);
 
 /// How a process ended (decoded from a POSIX wait status by launcher/os/wait_status.hpp, or

@@ -87,7 +87,8 @@ ProcessState state_in(const nlohmann::json& instance) {
     }
 }
 
-bool is_live(ProcessState state) {
+/// Starting or Running: it has an uptime to show.
+bool is_up(ProcessState state) {
     return state == ProcessState::Running || state == ProcessState::Starting;
 }
 
@@ -125,11 +126,11 @@ void print_status_table(const nlohmann::json& result) {
                     instance["name"].get<std::string>().c_str(), to_string(state).c_str(),
                     or_dash(instance["pid"]).c_str(), or_dash(instance["jvm_pid"]).c_str(),
                     instance["offset"].get<int>(),
-                    is_live(state) ? format_uptime(instance["uptime_s"]).c_str() : "-",
+                    is_up(state) ? format_uptime(instance["uptime_s"]).c_str() : "-",
                     instance["restarts"].get<int>(), note.c_str());
         // Why it ended, in its own words: a JVM that cannot bind a port says so just before.
         const auto tail = instance.find("last_output");
-        if (!is_live(state) && tail != instance.end() && tail->is_array() && !tail->empty()) {
+        if (!is_up(state) && tail != instance.end() && tail->is_array() && !tail->empty()) {
             std::printf("%-16s last output: %s\n", "", tail->back().get<std::string>().c_str());
         }
     }

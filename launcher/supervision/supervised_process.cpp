@@ -6,15 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 
-#include "child_environment.hpp"
 #include "instance_record.hpp"
-#include "launch_spec.hpp"
 #include "os/atomic_file.hpp"
-#include "os/environment.hpp"
-#include "os/host_ports.hpp"
-#include "os/port_check.hpp"
 #include "os/process_probe.hpp"
-#include "planning/start_guard.hpp"
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
@@ -27,10 +21,10 @@ constexpr std::size_t kMaxPartialLine = 8192;
 constexpr std::size_t kTailLines = 10;  // kept for `status` and the exit message
 constexpr std::size_t kMaxTailLineBytes = 400;
 
-std::string seconds_since(std::chrono::steady_clock::time_point since) {
+std::string seconds_since(SupervisionClock::time_point since) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f s",
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+                  std::chrono::duration<double>(SupervisionClock::now() - since).count());
     return text;
 }
 
@@ -48,14 +42,13 @@ MachineSettings machine_settings(const Profile& profile) {
 }  // namespace
 
 SupervisedProcess::SupervisedProcess(asio::io_context& io, std::shared_ptr<const Profile> profile,
-                                     int offset, InstancePaths paths,
-                                     std::shared_ptr<Containment> containment,
+                                     int offset, InstancePaths paths, std::shared_ptr<RunHost> host,
                                      StateListener on_change)
     : io_(io),
       profile_(std::move(profile)),
       offset_(offset),
       paths_(std::move(paths)),
-      containment_(std::move(containment)),
+      host_(std::move(host)),
       on_change_(std::move(on_change)),
       log_(paths_.log_file, static_cast<std::uintmax_t>(profile_->log_max_size_mb) * 1024 * 1024,
            profile_->log_max_files),
@@ -165,47 +158,15 @@ std::optional<int> SupervisedProcess::jvm_pid() const {
     return jvm_pid_cache_.pid;
 }
 
-std::string SupervisedProcess::port_conflict() const {
-    if (!profile_->table->pid_file.empty()) {
-        if (const auto pid =
-                live_runtime_pid(profile_->home / profile_->table->pid_file, profile_->home)) {
-            return "the home is already running outside this launcher: its pid file names live "
-                   "process " +
-                   std::to_string(*pid);
-        }
-    }
-    for (const auto& port : profile_->ports) {
-        const int effective = port.effective(offset_);
-        if (port.reserved && port.default_open && port_in_use(effective)) {
-            const HostPorts host;
-            return "port " + std::to_string(effective) + " (" + port.purpose + ") is held by " +
-                   (host.is_held(effective) ? host.holder(effective).describe()
-                                            : "another process");
-        }
-    }
-    return "";
-}
-
 // The shell's half of (STOPPED|EXITED|FATAL|BACKOFF) -> STARTING: the checks that need the OS,
 // then the spawn; the machine hears which of the two happened.
 void SupervisedProcess::spawn_run() {
-    if (const std::string problem = prepare_home_for_start(*profile_); !problem.empty()) {
-        apply(machine_.spawn_failed(ExitReason::SpawnFailed, problem));
+    if (auto refusal = host_->refuse_start(*profile_, offset_)) {
+        apply(machine_.spawn_failed(refusal->reason, refusal->why));
         return;
     }
-    if (const std::string conflict = port_conflict(); !conflict.empty()) {
-        apply(machine_.spawn_failed(ExitReason::PortConflict, conflict));
-        return;
-    }
-    SpawnSpec spec;
-    const auto argv = launch_argv(*profile_, offset_);
-    spec.executable = argv.front();
-    spec.args.assign(argv.begin() + 1, argv.end());
-    spec.env = child_environment(*profile_, current_environment());
-    spec.cwd = profile_->home;
     try {
-        spec.cgroup = containment_->create(name(), profile_->limits);  // a fresh one per run
-        group_ = std::make_unique<ChildGroup>(io_, spec);
+        group_ = host_->spawn(io_, *profile_, offset_);
     } catch (const std::system_error& e) {
         apply(machine_.spawn_failed(ExitReason::SpawnFailed, e.what()));
         return;
@@ -228,7 +189,9 @@ void SupervisedProcess::spawn_run() {
     write_record();
     apply(machine_.spawned("pid " + std::to_string(pid_) + ", offset " + std::to_string(offset_),
                            started_at_));
-    read_output();
+    if (output_) {
+        read_output();
+    }
     probe_ports();
 }
 
@@ -271,8 +234,11 @@ void SupervisedProcess::check_group_drained() {
 void SupervisedProcess::read_output() {
     output_->async_read_some(
         asio::buffer(buffer_.get(), kOutputChunk),
-        [this, run = machine_.run()](const boost::system::error_code& ec, std::size_t n) {
-            if (run != machine_.run()) {
+        [this, alive = std::weak_ptr<int>(alive_), run = machine_.run()](
+            const boost::system::error_code& ec, std::size_t n) {
+            // Destroying the instance (a reload retired it) cancels this read, whose handler
+            // then runs after the instance has gone.
+            if (!alive.lock() || run != machine_.run()) {
                 return;
             }
             if (ec) {

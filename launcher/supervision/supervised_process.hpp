@@ -3,7 +3,6 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -16,9 +15,9 @@
 #include "os/process_probe.hpp"
 #include "process_state.hpp"
 #include "profile.hpp"
-#include "supervision/cgroup.hpp"
 #include "supervision/rotating_log.hpp"
-#include "supervision/spawn.hpp"
+#include "supervision/run_host.hpp"
+#include "supervision/supervision_clock.hpp"
 
 namespace carbon {
 
@@ -28,17 +27,17 @@ struct InstancePaths {
     std::filesystem::path record_file;  // STATE/instances/NAME.json
 };
 
-/// One instance's OS shell around its pure state machine (common/instance_machine): it spawns the
-/// ChildGroup (process group or Job Object), reads its output, probes readiness, keeps the one
-/// deadline timer the machine asks for, and feeds every event back to the machine. Each state
-/// change is logged as "name: From -> To (why)" and reported to the supervisor through a
-/// posted call, never re-entrantly.
+/// One instance's OS shell around its pure state machine (common/instance_machine): it has its
+/// RunHost spawn a ProcessGroup (process group, cgroup or Job Object), reads its output, probes
+/// readiness, keeps the one deadline timer the machine asks for, and feeds every event back to the
+/// machine. Each state change is logged as "name: From -> To (why)" and reported to the supervisor
+/// through a posted call, never re-entrantly.
 class SupervisedProcess {
   public:
     using StateListener = std::function<void(SupervisedProcess&)>;
 
     SupervisedProcess(boost::asio::io_context& io, std::shared_ptr<const Profile> profile,
-                      int offset, InstancePaths paths, std::shared_ptr<Containment> containment,
+                      int offset, InstancePaths paths, std::shared_ptr<RunHost> host,
                       StateListener on_change);
     ~SupervisedProcess();
 
@@ -70,10 +69,8 @@ class SupervisedProcess {
     int pgid() const { return group_ ? group_->pid() : -1; }
     /// What holds its processes together ("cgroup PATH", "process group N"); "" when none run.
     std::string containment() const { return group_ ? group_->describe() : ""; }
-    std::chrono::steady_clock::time_point started_at() const { return started_at_; }
-    std::optional<std::chrono::steady_clock::time_point> ready_at() const {
-        return machine_.ready_at();
-    }
+    SupervisionClock::time_point started_at() const { return started_at_; }
+    std::optional<SupervisionClock::time_point> ready_at() const { return machine_.ready_at(); }
     std::vector<int> readiness_ports() const;
     const std::filesystem::path& log_file() const { return paths_.log_file; }
     /// The JVM's pid from the runtime's pid file (it changes when the start script restarts the
@@ -87,13 +84,12 @@ class SupervisedProcess {
     }
 
   private:
-    using Clock = std::chrono::steady_clock;
+    using Clock = SupervisionClock;
 
     void apply(const Actions& actions);
     void report(const Actions& actions);
     void spawn_run();
     void on_main_exited(ExitStatus status);
-    std::string port_conflict() const;
     void arm_deadline(std::chrono::milliseconds after, std::uint64_t token);
     void read_output();
     void remember_output(std::string_view chunk);
@@ -106,7 +102,7 @@ class SupervisedProcess {
     std::shared_ptr<const Profile> profile_;
     int offset_;
     InstancePaths paths_;
-    std::shared_ptr<Containment> containment_;
+    std::shared_ptr<RunHost> host_;
     StateListener on_change_;
     std::function<void(std::string_view)> output_listener_;
     struct JvmPidCache {
@@ -120,14 +116,14 @@ class SupervisedProcess {
     /// Expires with this object: a posted report or a queued completion finds it gone.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
-    int pid_ = -1;                       // the start script
-    std::unique_ptr<ChildGroup> group_;  // kept until the whole group is gone
+    int pid_ = -1;                         // the start script
+    std::unique_ptr<ProcessGroup> group_;  // kept until the whole group is gone
     bool main_exited_ = false;
     std::string stop_how_;  // what the last graceful stop did, for the log line
     Clock::time_point started_at_;
 
-    boost::asio::steady_timer deadline_;
-    boost::asio::steady_timer probe_timer_;
+    SupervisionTimer deadline_;
+    SupervisionTimer probe_timer_;
     std::unique_ptr<OutputPipe> output_;
     // Not zero-filled and not a member array: its pages are touched only as far as reads fill
     // them, so an instance that prints little costs little (the daemon's per-instance memory).

@@ -12,6 +12,7 @@
 
 #include "diagnostics.hpp"
 #include "exit_codes.hpp"
+#include "fleet_order.hpp"
 #include "os/host_ports.hpp"
 #include "os/paths.hpp"
 #include "os/process_probe.hpp"
@@ -25,11 +26,6 @@ namespace asio = boost::asio;
 
 namespace carbon {
 namespace {
-
-bool is_live(ProcessState state) {
-    return state == ProcessState::Starting || state == ProcessState::Running ||
-           state == ProcessState::Stopping;
-}
 
 /// Host ports as the planner should see them on a reload: ports our own instances hold are
 /// theirs to keep, not conflicts.
@@ -105,6 +101,7 @@ int Supervisor::run() {
     auto session = load_session(options_);  // bad profiles: ConfigError before anything runs
     containment_ = Containment::set_up(options_.state());
     spdlog::info("containment: {}", containment_->describe());
+    host_ = std::make_shared<OsRunHost>(containment_);
     int longest_stop = 60;
     for (const auto& profile : session->profiles) {
         longest_stop = std::max(longest_stop, profile.stop_timeout_s);
@@ -163,7 +160,7 @@ void Supervisor::add_instance(const InstancePlan& planned,
     const std::string name = profile->name;
     fingerprints_[name] = fingerprint(*profile, planned.offset);
     auto instance = std::make_unique<SupervisedProcess>(
-        io_, profile, planned.offset, paths_for(name), containment_,
+        io_, profile, planned.offset, paths_for(name), host_,
         [this](SupervisedProcess& changed) { on_state_change(changed); });
     instance->set_output_listener([this, name](std::string_view chunk) {
         if (control_) {
@@ -215,11 +212,6 @@ void Supervisor::for_each_instance(const std::function<void(SupervisedProcess&)>
     }
 }
 
-bool Supervisor::is_retiring(const std::string& name) const {
-    return std::any_of(retiring_.begin(), retiring_.end(),
-                       [&](const auto& instance) { return instance->name() == name; });
-}
-
 void Supervisor::on_state_change(SupervisedProcess& instance) {
     if (control_) {
         control_->broadcast_state(instance_status(instance));
@@ -243,46 +235,32 @@ void Supervisor::on_state_change(SupervisedProcess& instance) {
     }
 }
 
-bool Supervisor::dependencies_ready(const SupervisedProcess& instance) const {
-    for (const auto& dependency : instance.profile().after) {
-        const auto it = instances_.find(dependency);
-        if (it != instances_.end() && it->second->state() != ProcessState::Running) {
-            return false;
-        }
+FleetOrder Supervisor::fleet_order() const {
+    std::vector<FleetMember> members;
+    for (const auto& [name, instance] : instances_) {
+        members.push_back({name, instance->profile().after, instance->state(), instance->wants_up(),
+                           instance->has_processes(), instance->ever_started(),
+                           instance->profile().autostart});
     }
-    return true;
-}
-
-bool Supervisor::dependents_down(const SupervisedProcess& instance) const {
-    for (const auto& [name, other] : instances_) {
-        const auto& after = other->profile().after;
-        if (std::find(after.begin(), after.end(), instance.name()) != after.end() &&
-            (is_live(other->state()) || other->has_processes())) {
-            return false;
-        }
+    std::vector<std::string> retiring;
+    for (const auto& instance : retiring_) {
+        retiring.push_back(instance->name());
     }
-    return true;
+    return FleetOrder(std::move(members), std::move(retiring));
 }
 
 void Supervisor::start_what_is_due() {
-    for (auto& [name, instance] : instances_) {
-        // A replaced instance waits until its predecessor's process group is gone.
-        if (!shutting_down_ && !instance->ever_started() && instance->profile().autostart &&
-            dependencies_ready(*instance) && !is_retiring(name)) {
-            instance->start();
-        }
+    if (shutting_down_) {
+        return;
+    }
+    for (const auto& name : fleet_order().due_to_start()) {
+        instances_.at(name)->start();
     }
 }
 
-// Reverse `after` order: an instance stops once everything that starts after it is down;
-// independent instances stop in parallel.
 void Supervisor::stop_what_is_due() {
-    for (auto& [name, instance] : instances_) {
-        if (instance->wants_up() || instance->state() == ProcessState::Backoff) {
-            if (dependents_down(*instance)) {
-                instance->stop();
-            }
-        }
+    for (const auto& name : fleet_order().due_to_stop()) {
+        instances_.at(name)->stop();
     }
 }
 
@@ -298,13 +276,9 @@ void Supervisor::begin_shutdown() {
 }
 
 void Supervisor::finish_if_all_down() {
-    if (!shutting_down_ || !retiring_.empty() || leftovers_) {
-        return;  // the leftovers' phase ends in start_supervising(), which finishes then
-    }
-    for (const auto& [name, instance] : instances_) {
-        if (instance->has_processes() || is_live(instance->state()) || instance->wants_up()) {
-            return;
-        }
+    // The leftovers' phase ends in start_supervising(), which finishes then.
+    if (!shutting_down_ || leftovers_ || !fleet_order().all_down()) {
+        return;
     }
     spdlog::info("every instance has stopped");
     extend_timer_.cancel();
@@ -399,7 +373,7 @@ ReloadResult Supervisor::reload() {
 
 // What changes from moment to moment.
 nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const {
-    using Clock = std::chrono::steady_clock;
+    using Clock = SupervisionClock;
     const auto since = instance.ready_at().value_or(instance.started_at());
     const bool live = instance.has_processes();
     const std::optional<int> jvm = instance.jvm_pid();
@@ -591,7 +565,7 @@ void Supervisor::update_service_status() {
         settled += done ? 1 : 0;
         if (state != ProcessState::Running && waiting_for.empty()) {
             const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                std::chrono::steady_clock::now() - instance->started_at());
+                SupervisionClock::now() - instance->started_at());
             waiting_for =
                 name + " " + to_string(state) +
                 (state == ProcessState::Starting ? " " + std::to_string(seconds.count()) + " s"

@@ -10,6 +10,7 @@
 
 #include "cli/cli_options.hpp"
 #include "control/control_server.hpp"
+#include "fleet_order.hpp"
 #include "os/service_notifier.hpp"
 #include "planning/planning.hpp"
 #include "supervision/leftovers.hpp"
@@ -55,12 +56,10 @@ class Supervisor : public ControlHandler {
     void wait_for_signals();
     void interrupt();
     void for_each_instance(const std::function<void(SupervisedProcess&)>& action);
-    bool is_retiring(const std::string& name) const;
     void on_state_change(SupervisedProcess& instance);
     void start_what_is_due();
     void stop_what_is_due();
-    bool dependencies_ready(const SupervisedProcess& instance) const;
-    bool dependents_down(const SupervisedProcess& instance) const;
+    FleetOrder fleet_order() const;
     void begin_shutdown();
     void finish_if_all_down();
     /// Takes the profiles again; says what it did (SIGHUP ignores it, the control socket sends it).
@@ -74,6 +73,7 @@ class Supervisor : public ControlHandler {
     boost::asio::signal_set signals_;
     /// Cgroups or process groups, decided once at start; outlives the instances (declared first).
     std::shared_ptr<Containment> containment_;
+    std::shared_ptr<RunHost> host_;  // spawns the instances' runs inside containment_
     std::map<std::string, std::unique_ptr<SupervisedProcess>> instances_;
     std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
     std::map<std::string, std::string> fingerprints_;
