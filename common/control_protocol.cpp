@@ -8,8 +8,8 @@
 namespace carbon {
 namespace {
 
-const std::vector<std::string> kCommands = {"status", "start", "stop", "restart",
-                                            "reload", "logs",  "watch"};
+const std::vector<std::string> kCommands = {"status", "start", "stop",  "restart",
+                                            "reload", "logs",  "watch", "dump"};
 
 void check_request_version(const nlohmann::json& json) {
     if (json.contains("v") &&

@@ -14,7 +14,7 @@ namespace carbon {
 
 /// The control protocol: one JSON object per line each way, over a Unix socket (a named pipe on
 /// Windows). Requests:  {"v": 2, "id": ANY, "cmd": "status"|"start"|"stop"|"restart"|"reload"|
-/// "logs"|"watch", "names": [..], "lines": N, "follow": BOOL, "cursor": C, "limit": N}.
+/// "logs"|"watch"|"dump", "names": [..], "lines": N, "follow": BOOL, "cursor": C, "limit": N}.
 /// Responses: {"v": 2, "id": ANY, "ok": true, "result": {..}} or {"v": 2, "id": ANY, "ok": false,
 /// "error": {"code": C, "message": M}}. After "watch" (and "logs" with follow) the server also
 /// sends events: {"v": 2, "event": "state", "instance": {..}} and {"v": 2, "event": "log",

@@ -189,6 +189,26 @@ Actions InstanceMachine::became_ready(const std::string& how, Clock::time_point 
     return actions;
 }
 
+// RUNNING -> STOPPING: a JVM that no longer answers is dumped, stopped and counted as a failure.
+Actions InstanceMachine::liveness_failed(const std::string& why) {
+    Actions actions;
+    if (state_ != ProcessState::Running) {
+        return actions;
+    }
+    fail(ExitReason::LivenessFailed, why);
+    reason_ = ExitReason::LivenessFailed;
+    enter_stopping(actions, StopCause::LivenessFailed, why);
+    actions.thread_dump_first = true;
+    return actions;
+}
+
+// A stop the launcher started because the run failed (not one somebody asked for): once the
+// group is gone it is decided as a failure, and a kill keeps the first failure as the reason.
+bool InstanceMachine::stopped_by_failure() const {
+    return stop_cause_ == StopCause::StartTimeout || stop_cause_ == StopCause::ScriptGone ||
+           stop_cause_ == StopCause::LivenessFailed;
+}
+
 // (STARTING|RUNNING) -> STOPPING
 void InstanceMachine::enter_stopping(Actions& actions, StopCause cause, const std::string& why) {
     stop_cause_ = cause;
@@ -248,15 +268,17 @@ Actions InstanceMachine::group_drained(Clock::time_point now) {
         transition(actions, ProcessState::Stopped, exit_status_.describe());  // -> STOPPED
         return actions;
     }
-    if (state_ == ProcessState::Stopping && stop_cause_ != StopCause::StartTimeout &&
-        stop_cause_ != StopCause::ScriptGone) {
+    if (state_ == ProcessState::Stopping && !stopped_by_failure()) {
         // STOPPING -> STARTING: a restart (asked for, or a start during a stop), not a failure.
         ++restarts_;
         reason_ = ExitReason::RestartRequested;
         return enter_starting();
     }
-    const RunEnding ending{exit_status_, stop_cause_ == StopCause::StartTimeout, ready_for,
-                           settings_.exit_status_masked};
+    const RunEnding ending{.status = exit_status_,
+                           .start_timed_out = stop_cause_ == StopCause::StartTimeout,
+                           .ready_for = ready_for,
+                           .exit_status_masked = settings_.exit_status_masked,
+                           .liveness_failed = stop_cause_ == StopCause::LivenessFailed};
     decide_after_run(actions, ending);
     return actions;
 }
@@ -312,7 +334,7 @@ Actions InstanceMachine::deadline_expired(std::uint64_t token) {
             actions = enter_starting();
             break;
         case Deadline::Stop:  // still STOPPING: force it; the group's draining ends the state
-            if (stop_cause_ != StopCause::StartTimeout && stop_cause_ != StopCause::ScriptGone) {
+            if (!stopped_by_failure()) {
                 fail(ExitReason::StopTimeout,
                      "still running " +
                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
@@ -321,6 +343,7 @@ Actions InstanceMachine::deadline_expired(std::uint64_t token) {
                          " s after the stop request");
             }
             actions.kill = true;
+            actions.thread_dump_first = true;  // every forced kill leaves evidence
             break;
         case Deadline::None:
             break;

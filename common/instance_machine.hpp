@@ -22,6 +22,9 @@ struct Actions {
     bool spawn = false;         // start a run now, then report spawned() or spawn_failed()
     bool request_stop = false;  // the graceful stop: SIGTERM to the group, CTRL_C on Windows
     bool kill = false;          // the forced stop: SIGKILL, TerminateJobObject
+    /// Before the stop or the kill: a thread dump of the JVM (bounded in time), so that a hung
+    /// JVM leaves evidence of what it was doing.
+    bool thread_dump_first = false;
     /// The timer after this event: armed for `timer_after` when it changed, else dropped.
     bool timer_changed = false;
     Deadline timer = Deadline::None;
@@ -55,11 +58,11 @@ struct MachineSettings {
 ///
 /// Hidden sub-states are named: `Stopping` is either a stop somebody asked for, a restart
 /// (`StopCause::Restart`), a start deadline that passed, or a script that ended on its own while
-/// the rest of its group (the JVM) is being drained.
+/// the rest of its group (the JVM) is being drained, or a liveness probe that kept failing.
 class InstanceMachine {
   public:
     using Clock = std::chrono::steady_clock;
-    enum class StopCause { None, Requested, Restart, StartTimeout, ScriptGone };
+    enum class StopCause { None, Requested, Restart, StartTimeout, ScriptGone, LivenessFailed };
 
     explicit InstanceMachine(MachineSettings settings, std::uint32_t seed = std::random_device{}());
 
@@ -72,6 +75,8 @@ class InstanceMachine {
     Actions spawned(const std::string& how, Clock::time_point now);
     Actions spawn_failed(ExitReason reason, const std::string& why);
     Actions became_ready(const std::string& how, Clock::time_point now);
+    /// Its liveness probe failed failure_threshold times in a row: dump, stop, then as a failure.
+    Actions liveness_failed(const std::string& why);
     /// The start script ended; `group_alive` when other members (the JVM) are still there.
     Actions main_exited(ExitStatus status, bool group_alive, std::optional<int> jvm_pid);
     /// The whole group is gone (after main_exited): the run is over, decide what comes next.
@@ -90,6 +95,8 @@ class InstanceMachine {
     int failures() const { return failures_; }
     Deadline armed() const { return armed_; }
     StopCause stop_cause() const { return stop_cause_; }
+    /// Stopping because the run failed (start timeout, script gone, liveness), not on request.
+    bool stopped_by_failure() const;
     std::optional<Clock::time_point> ready_at() const { return ready_at_; }
     std::uint64_t run() const { return run_; }
 

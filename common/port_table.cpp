@@ -191,10 +191,25 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
                 {url_reader.string("toml_key"), url_reader.string("port")});
         }
     }
+    if (const auto* probes = reader.child("probes")) {
+        if (probes->is_object()) {
+            JsonFieldReader probes_reader(*probes, source, "/probes", diagnostics);
+            std::vector<std::string> port_keys;
+            for (const auto& port : table.ports) {
+                port_keys.push_back(port.key);
+            }
+            table.health = parse_health_table(probes_reader, port_keys);
+        } else {
+            reader.error("probes",
+                         "expected an object with \"startup\", \"readiness\", "
+                         "\"liveness\", \"flavours\" and \"versions\", found " +
+                             json_type_name(*probes));
+        }
+    }
     reader.reject_unknown_keys({"runtime", "display_name", "shipped_offset", "offset_methods",
                                 "scripts", "config_file", "pid_file", "startup_line", "ports",
                                 "urls", "advertised_urls", "family", "runtime_home",
-                                "script_exit_status", "sources"});
+                                "script_exit_status", "sources", "probes"});
     for (std::size_t i = 0; i < table.urls.size(); ++i) {
         if (table.find_port(table.urls[i].port_key) == nullptr) {
             diagnostics.push_back({source, "/urls/" + std::to_string(i) + "/port",

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "health_spec.hpp"
+
 namespace carbon {
 
 /// One port of a runtime, as documented for the shipped pack.
@@ -75,6 +77,9 @@ struct RuntimeTable {
     std::vector<PortSpec> ports;
     std::vector<UrlSpec> urls;
     std::vector<AdvertisedUrlSpec> advertised_urls;
+    /// The probes per flavour and version range ("probes"); empty: none (the startup line and
+    /// the ready_probe port decide readiness, as before).
+    HealthTable health;
 
     const PortSpec* find_port(const std::string& key) const;
     bool supports_method(OffsetMethod method) const;

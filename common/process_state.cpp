@@ -52,6 +52,8 @@ std::string to_string(ExitReason reason) {
             return "retries-exhausted";
         case ExitReason::RestartRequested:
             return "restart-requested";
+        case ExitReason::LivenessFailed:
+            return "liveness-failed";
     }
     return "?";
 }
@@ -91,20 +93,21 @@ std::chrono::milliseconds backoff_delay(const RestartSettings& settings, int fai
 }
 
 bool is_failure(const RunEnding& ending) {
-    return ending.start_timed_out || !ending.ready_for || ending.exit_status_masked ||
-           ending.status.signaled || ending.status.value != 0;
+    return ending.start_timed_out || ending.liveness_failed || !ending.ready_for ||
+           ending.exit_status_masked || ending.status.signaled || ending.status.value != 0;
 }
 
 RestartDecision decide_after_exit(const RestartSettings& settings, const RunEnding& ending,
                                   int failures, double jitter) {
     const ExitStatus& status = ending.status;
     RestartDecision decision;
-    decision.reason = ending.start_timed_out ? ExitReason::StartTimeout
-                      : status.signaled      ? ExitReason::Signal
-                                             : ExitReason::ExitCode;
+    decision.reason = ending.start_timed_out   ? ExitReason::StartTimeout
+                      : ending.liveness_failed ? ExitReason::LivenessFailed
+                      : status.signaled        ? ExitReason::Signal
+                                               : ExitReason::ExitCode;
     // A masked script never reports 121: its own loop restarts the JVM on it.
-    if (!ending.start_timed_out && !ending.exit_status_masked && !status.signaled &&
-        status.value == kRestartRequestExitCode) {
+    if (!ending.start_timed_out && !ending.liveness_failed && !ending.exit_status_masked &&
+        !status.signaled && status.value == kRestartRequestExitCode) {
         decision.action = RestartDecision::Action::RestartNow;  // asked for, not a failure
         decision.reason = ExitReason::RestartRequested;
         decision.failures = failures;

@@ -22,6 +22,7 @@ enum class ExitReason {
     PortConflict,
     RetriesExhausted,
     RestartRequested,
+    LivenessFailed,  // its liveness probe failed failure_threshold times in a row
 };
 
 std::string to_string(ProcessState state);
@@ -59,6 +60,7 @@ struct RunEnding {
     /// The start script exits 0 whatever its JVM did (WSO2's .sh scripts, DOMAIN.md §3), so its
     /// exit status says nothing: an exit that nobody requested is a failure whatever its code.
     bool exit_status_masked = false;
+    bool liveness_failed = false;  // stopped by the launcher because its liveness probe failed
 };
 
 /// True when this ending counts as a failure for `on-failure` and the retry budget: a start

@@ -44,6 +44,23 @@ int Profile::max_offset() const {
     return 65535 - highest_base;
 }
 
+const InstancePort* Profile::find_port(const std::string& key) const {
+    for (const auto& port : ports) {
+        if (port.key == key) {
+            return &port;
+        }
+    }
+    return nullptr;
+}
+
+std::optional<int> Profile::probe_port(const ProbeSpec& probe, int at_offset) const {
+    const InstancePort* port = find_port(probe.port_key);
+    if (port == nullptr) {
+        return std::nullopt;
+    }
+    return port->effective(at_offset);
+}
+
 std::vector<InstancePort> table_ports(const RuntimeTable& table) {
     std::vector<InstancePort> ports;
     for (const auto& spec : table.ports) {
@@ -73,7 +90,7 @@ const std::vector<std::string> kProfileKeys = {
     "after",         "restart", "ready",     "stop_timeout_s",
     "user",          "log",     "autostart", "update_advertised_urls",
     "host",          "ports",   "script",    "$schema",
-    "description",   "limits"};
+    "description",   "limits",  "health"};
 
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 63 || name.front() == '-') {
@@ -567,6 +584,75 @@ void apply_port_overrides(JsonFieldReader& reader, Profile& profile) {
     }
 }
 
+/// The pack's version from the file the table names (API-M: bin/version.txt), or nullopt when
+/// the table names none or the home holds no readable one: then no version range applies.
+std::optional<PackVersion> read_pack_version(const Profile& profile) {
+    constexpr std::uintmax_t kMaxVersionFileBytes = 4096;
+    const std::string& file = profile.table->health.version_file;
+    if (file.empty() || profile.home.empty()) {
+        return std::nullopt;
+    }
+    const std::filesystem::path path = profile.home / file;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec || size > kMaxVersionFileBytes) {
+        return std::nullopt;
+    }
+    std::string error;
+    const auto text = read_text_file(path, error);
+    return text ? parse_pack_version(*text) : std::nullopt;
+}
+
+/// The flavour a profile's "health" names, when the start script and -Dprofile do not say.
+void read_health_flavour(JsonFieldReader& health, const Profile& profile, std::string& flavour) {
+    if (!health.has("flavour")) {
+        return;
+    }
+    const HealthTable& table = profile.table->health;
+    const std::string name = health.string("flavour");
+    const std::vector<std::string> names = table.flavour_names();
+    if (table.find_flavour(name) != nullptr) {
+        flavour = name;
+    } else if (names.empty()) {
+        health.error("flavour", profile.runtime + " has no flavours; remove the field");
+    } else if (health.child("flavour")->is_string()) {
+        health.error("flavour", "no flavour \"" + name + "\" of " + profile.runtime +
+                                    did_you_mean(name, names) +
+                                    "; use one of: " + join(names, ", "));
+    }
+}
+
+/// "health": the runtime's probes for the instance's flavour and pack version, then the
+/// profile's own changes to each probe.
+void read_health(JsonFieldReader& reader, Profile& profile) {
+    std::vector<std::string> port_keys;
+    for (const auto& port : profile.ports) {
+        port_keys.push_back(port.key);
+    }
+    std::string flavour = detect_flavour(profile.table->health, profile.script, profile.args);
+    HealthPatch overrides;
+    if (const auto* health = reader.child("health"); health != nullptr && health->is_object()) {
+        JsonFieldReader sub(*health, reader.file(), reader.pointer_to("health"),
+                            reader.diagnostics());
+        read_health_flavour(sub, profile, flavour);
+        overrides = parse_health_patch(sub, port_keys);
+        sub.reject_unknown_keys({"flavour", "startup", "readiness", "liveness"});
+    } else if (health != nullptr) {
+        reader.error("health", "expected an object such as {\"readiness\": \"off\"}, found " +
+                                   json_type_name(*health));
+    }
+    profile.health = resolve_health(profile.table->health, flavour, read_pack_version(profile));
+    if (!overrides.empty()) {
+        overrides.sources = "profile " + reader.file().filename().string();
+        apply_health_patch(overrides, profile.health);
+    }
+    for (const auto& problem : check_health(profile.health, port_keys)) {
+        reader.diagnostics().push_back({reader.file(),
+                                        reader.pointer_to("health") + "/" + to_string(problem.role),
+                                        problem.message});
+    }
+}
+
 void check_offset_range(JsonFieldReader& reader, const Profile& profile) {
     if (!profile.offset) {
         return;
@@ -671,6 +757,7 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
         apply_config_file_ports(reader, profile);
         apply_port_overrides(reader, profile);
         check_offset_range(reader, profile);
+        read_health(reader, profile);
     }
     return profile;
 }

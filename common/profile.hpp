@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "health_spec.hpp"
 #include "port_table.hpp"
 
 namespace carbon {
@@ -91,10 +92,17 @@ struct Profile {
 
     std::filesystem::path script;     // absolute path of the start script
     std::vector<InstancePort> ports;  // resolved port set
+    /// The probes: the runtime table's for this flavour and pack version, then "health".
+    HealthSpec health;
     const RuntimeTable* table = nullptr;
 
     /// The highest offset at which every reserved port stays within 65535.
     int max_offset() const;
+    /// The port named `key`, or nullptr.
+    const InstancePort* find_port(const std::string& key) const;
+    /// The port `probe` connects to at `at_offset`; nullopt when the instance has no such port
+    /// (never for a loaded profile: loading checks every probe's port).
+    std::optional<int> probe_port(const ProbeSpec& probe, int at_offset) const;
 };
 
 /// Loads and validates every *.json profile in `dir`. Throws ConfigError listing every problem

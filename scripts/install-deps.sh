@@ -7,6 +7,7 @@ packages=(
     libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
     libyaml-cpp-dev libtomlplusplus-dev libsystemd-dev
     help2man dpkg-dev file systemd
+    openssl libssl-dev openjdk-17-jdk-headless
     "$@"
 )
 missing=()

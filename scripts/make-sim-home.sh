@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Lays out one simulated runtime home around carbon-sim, shaped like the real pack in everything a
-# supervisor can observe (tools/SIMULATION.md lists each fact [F1]..[F14] with the WSO2 source it
+# supervisor can observe (tools/SIMULATION.md lists each fact [F1]..[F17] with the WSO2 source it
 # mirrors). The start scripts are written for this project; no WSO2 script text is copied.
 #   make-sim-home.sh RUNTIME HOME CARBON_SIM
+#   SIM_JVM_COMMAND='CMD' make-sim-home.sh RUNTIME HOME
+#       the scripts run CMD as their JVM instead of carbon-sim (make-java-home.sh: a real java)
 #
 #   api-manager           HOME/bin/api-manager.sh -> JVM (child of sh, 121 loop)       [F1]
 #                         HOME/diagnostics-tool/bin/diagnostics.sh (4.3+ helper)       [F12]
 #                         HOME/repository/conf/deployment.toml, HOME/tmp/
+#                         HOME/repository/resources/security/carbon-sim.{crt,key}     [F16]
 #   streaming-integrator  HOME/bin/server.sh  -> HOME/wso2/server/bin/carbon.sh -> JVM [F2]
 #   si-tooling            HOME/bin/tooling.sh -> HOME/wso2/server/bin/carbon.sh -> JVM [F2]
 #                         HOME/conf/server/deployment.yaml (conf/<runtime name>/)      [F7]
 set -euo pipefail
-runtime=${1:?runtime} home=${2:?home} sim=${3:?path of carbon-sim}
+runtime=${1:?runtime} home=${2:?home}
+if [ -z "${SIM_JVM_COMMAND:-}" ]; then
+    sim=${3:?path of carbon-sim}
+    SIM_JVM_COMMAND="\"$sim\" jvm --runtime $runtime --home \"\$CARBON_HOME\""
+fi
 fixtures=$(cd "$(dirname "$0")/../tests/fixtures" && pwd)
 case $runtime in
     api-manager) script=api-manager.sh config=repository/conf/deployment.toml fixture=apim-deployment.toml ;;
@@ -24,10 +31,30 @@ cp "$fixtures/$fixture" "$home/$config"
 
 # The JVM command line of a script's loop (one line; the e2e tests may put `exec ` before it).
 jvm_line() {  # EXTRA_ARGS
-    printf '    "%s" jvm --runtime %s --home "$CARBON_HOME" %s$*\n' "$sim" "$runtime" "$1"
+    printf '    %s %s$*\n' "$SIM_JVM_COMMAND" "$1"
+}
+
+# The pack's self-signed TLS identity [F16]. A real pack ships one in
+# repository/resources/security/wso2carbon.jks; carbon-sim reads PEM files from the same folder.
+# An EC P-256 key: made in milliseconds (an RSA one takes far longer, for every home of every test),
+# and a loopback probe that does not verify the certificate cannot tell.
+make_certificate() {
+    local folder=$home/repository/resources/security output
+    if ! command -v openssl >/dev/null; then
+        echo "make-sim-home.sh: the openssl command is missing (scripts/install-deps.sh installs it)" >&2
+        exit 69
+    fi
+    mkdir -p "$folder"
+    if ! output=$(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -days 3650 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$folder/carbon-sim.key" -out "$folder/carbon-sim.crt" 2>&1); then
+        echo "make-sim-home.sh: openssl could not make the certificate: $output" >&2
+        exit 1
+    fi
 }
 
 if [ "$runtime" = api-manager ]; then
+    make_certificate
     mkdir -p "$home/diagnostics-tool/bin"
     cat > "$home/diagnostics-tool/bin/diagnostics.sh" <<'SCRIPT'
 #!/bin/sh

@@ -3,7 +3,7 @@
 //   carbon-sim jvm --runtime RUNTIME --home HOME [-Dk=v ...]
 //
 // It behaves, in what a supervisor can observe, like the JVM that WSO2's start scripts run; each
-// behaviour is a fact with its source in tools/SIMULATION.md ([F1]..[F14] below):
+// behaviour is a fact with its source in tools/SIMULATION.md ([F1]..[F17] below):
 //   - API-M (Carbon 4): the offset is -DportOffset, else [server] offset in
 //     repository/conf/deployment.toml [F6]; the pid file is HOME/wso2carbon.pid, NUL-padded [F10].
 //   - SI and Tooling (Carbon 5): the config is CARBON_HOME/conf/<wso2.runtime>/deployment.yaml,
@@ -15,10 +15,16 @@
 //     on SIGTERM (exit 143, as a JVM does after its shutdown hook).
 //   - A port it cannot bind ends it with an error line on stdout and exit code 1, before any
 //     of its ports accepts a connection [F11].
+//   - API-M answers its health endpoints [F16] (sim_health.cpp): GET /services/Version on the HTTP
+//     servlet port, and over TLS on the HTTPS servlet port also the gateway's startup health check;
+//     every other port (and every SI/Tooling port) only accepts TCP connections.
+//   - SIGQUIT (CTRL_BREAK on Windows) prints a HotSpot-style thread dump on stdout and changes
+//     nothing else [F17] (sim_thread_dump.cpp).
 // HOME/sim.json changes its behaviour: start_delay_ms, stop_delay_ms, crash_after_ms
 // (+ crash_exit_code), exit_121_after_ms (once per marker file), ignore_sigterm, grandchild,
 // bind_host, bind_delay_ms (its ports are opened that late, as a real Carbon opens its transports
-// late in its startup: the window in which another process can take one).
+// late in its startup: the window in which another process can take one), health_delay_ms,
+// health_status, hang_after_ms (tools/SIMULATION.md, "sim.json knobs").
 #ifndef _WIN32
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,6 +50,8 @@
 #include "os/paths.hpp"
 #include "port_table.hpp"
 #include "profile.hpp"
+#include "sim_health.hpp"
+#include "sim_thread_dump.hpp"
 #include "supervision/spawn.hpp"
 #include "text_file.hpp"
 #include "yaml_ports.hpp"
@@ -63,7 +71,14 @@ struct Behaviour {
     bool ignore_sigterm = false;
     bool grandchild = false;
     std::string bind_host = "127.0.0.1";
+    int health_delay_ms = 0;           // after the ports open, health endpoints answer non-200
+    std::optional<int> health_status;  // every health endpoint answers this instead
+    std::optional<int> hang_after_ms;  // after the ready line: accepts, never answers
 };
+
+std::optional<int> optional_int(const nlohmann::json& json, const char* key) {
+    return json.contains(key) ? std::optional<int>(json[key].get<int>()) : std::nullopt;
+}
 
 Behaviour load_behaviour(const fs::path& home) {
     Behaviour b;
@@ -76,16 +91,15 @@ Behaviour load_behaviour(const fs::path& home) {
     b.start_delay_ms = json.value("start_delay_ms", b.start_delay_ms);
     b.stop_delay_ms = json.value("stop_delay_ms", b.stop_delay_ms);
     b.bind_delay_ms = json.value("bind_delay_ms", b.bind_delay_ms);
-    if (json.contains("crash_after_ms")) {
-        b.crash_after_ms = json["crash_after_ms"].get<int>();
-    }
+    b.crash_after_ms = optional_int(json, "crash_after_ms");
     b.crash_exit_code = json.value("crash_exit_code", b.crash_exit_code);
-    if (json.contains("exit_121_after_ms")) {
-        b.exit_121_after_ms = json["exit_121_after_ms"].get<int>();
-    }
+    b.exit_121_after_ms = optional_int(json, "exit_121_after_ms");
     b.ignore_sigterm = json.value("ignore_sigterm", b.ignore_sigterm);
     b.grandchild = json.value("grandchild", b.grandchild);
     b.bind_host = json.value("bind_host", b.bind_host);
+    b.health_delay_ms = json.value("health_delay_ms", b.health_delay_ms);
+    b.health_status = optional_int(json, "health_status");
+    b.hang_after_ms = optional_int(json, "hang_after_ms");
     return b;
 }
 
@@ -200,13 +214,19 @@ std::unique_ptr<asio::ip::tcp::acceptor> bind_port(asio::io_context& io, const s
     return ec ? nullptr : std::move(acceptor);
 }
 
+/// One open port of the simulated JVM.
+struct Listener {
+    carbon::InstancePort port;
+    int number = 0;
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+};
+
 /// Opens every default port: all are bound before any listens, so that a port it cannot bind
 /// ends the JVM [F11] before anything accepted a connection (a readiness probe must not see a
 /// JVM that is about to exit as ready). Exits 1 with the error line on stdout.
-std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> open_ports(
-    asio::io_context& io, const std::string& host, const std::vector<carbon::InstancePort>& ports,
-    int offset) {
-    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> listeners;
+std::vector<Listener> open_ports(asio::io_context& io, const std::string& host,
+                                 const std::vector<carbon::InstancePort>& ports, int offset) {
+    std::vector<Listener> listeners;
     for (const auto& port : ports) {
         if (!port.default_open) {
             continue;
@@ -219,11 +239,11 @@ std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> open_ports(
                 port.purpose + ") on " + host + ": java.net.BindException: Address already in use");
             std::exit(1);
         }
-        listeners.push_back(std::move(acceptor));
+        listeners.push_back({port, number, std::move(acceptor)});
     }
-    for (auto& acceptor : listeners) {
+    for (auto& listener : listeners) {
         boost::system::error_code ec;
-        acceptor->listen(64, ec);
+        listener.acceptor->listen(64, ec);
     }
     return listeners;
 }
@@ -236,6 +256,98 @@ void write_pid_file(const carbon::RuntimeTable& table, const fs::path& file) {
         content.resize(20, '\0');  // API-M pads its pid file with NUL bytes [F10]
     }
     std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+}
+
+/// What /services/Version reports: the first line of HOME/bin/version.txt, where a pack names
+/// itself (e.g. "WSO2 API Manager-4.4.0"); a simulated home has none by default.
+std::string pack_version(const fs::path& carbon_home) {
+    std::ifstream file(carbon_home / "bin" / "version.txt");
+    std::string line;
+    if (std::getline(file, line)) {
+        line.erase(line.find_last_not_of(" \r\n\t") + 1);
+    }
+    return line.empty() ? "WSO2 API Manager" : line;
+}
+
+/// The home's self-signed key and certificate (PEM files that make-sim-home.sh generates where a
+/// pack keeps its wso2carbon.jks); without them the HTTPS servlet port accepts TCP only [F16].
+std::unique_ptr<carbon_sim::TlsContext> load_certificate(const fs::path& carbon_home) {
+#ifdef CARBON_SIM_TLS
+    const fs::path folder = carbon_home / "repository" / "resources" / "security";
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    boost::system::error_code ec;
+    context->use_certificate_chain_file((folder / "carbon-sim.crt").string(), ec);
+    if (!ec) {
+        context->use_private_key_file((folder / "carbon-sim.key").string(), asio::ssl::context::pem,
+                                      ec);
+    }
+    if (!ec) {
+        return context;
+    }
+    say("[carbon-sim] WARN - no usable carbon-sim.crt/.key in " + folder.string() + " (" +
+        ec.message() + "): the HTTPS servlet port accepts TCP only");
+#else
+    (void)carbon_home;
+    say("[carbon-sim] WARN - built without TLS: the HTTPS servlet port accepts TCP only");
+#endif
+    return nullptr;
+}
+
+/// API-M's servlet ports answer HTTP(S) [F16]; every other port, and every port of SI and
+/// Tooling (whose charts probe TCP only), just accepts connections.
+carbon_sim::PortRole role_of(const carbon::RuntimeTable& table, const carbon::InstancePort& port,
+                             bool tls_loaded) {
+    if (table.runtime != "api-manager") {
+        return carbon_sim::PortRole::TcpOnly;
+    }
+    if (port.key == "http-servlet") {
+        return carbon_sim::PortRole::HttpServlet;
+    }
+    if (port.key == "https-servlet" && tls_loaded) {
+        return carbon_sim::PortRole::HttpsServlet;
+    }
+    return carbon_sim::PortRole::TcpOnly;
+}
+
+#ifdef _WIN32
+constexpr int kDumpSignal = SIGBREAK;  // CTRL_BREAK_EVENT, through the C runtime [F17]
+#else
+constexpr int kDumpSignal = SIGQUIT;
+#endif
+
+/// [F17] Each SIGQUIT (CTRL_BREAK) prints a thread dump on stdout; the JVM carries on.
+void print_dumps_on_signal(asio::signal_set& signals,
+                           const std::function<carbon_sim::DumpSubject()>& subject) {
+    signals.async_wait([&signals, &subject](const boost::system::error_code& ec, int) {
+        if (ec) {
+            return;
+        }
+        std::cout << carbon_sim::thread_dump(subject(), carbon_sim::dump_local_time())
+                  << std::flush;
+        print_dumps_on_signal(signals, subject);
+    });
+}
+
+void announce(const std::string& runtime, const carbon::RuntimeTable& table,
+              const Resolved& resolved, const std::map<std::string, std::string>& properties,
+              const std::vector<std::string>& args) {
+    say("carbon-sim: " + runtime + " pid " + std::to_string(carbon::current_pid()) + " offset " +
+        std::to_string(resolved.offset) + " home " + resolved.carbon_home.string());
+    if (is_carbon5(table)) {
+        const std::string name = property(properties, "wso2.runtime").value_or("");
+        if (resolved.config_found) {
+            say("[carbon-sim] INFO - configuration " + resolved.config.string() + " (runtime '" +
+                name + "'): offset " + std::to_string(resolved.offset));
+        } else {
+            say("[carbon-sim] WARN - no " + resolved.config.string() + " (runtime '" + name +
+                "'); using Carbon's defaults: offset 0");
+        }
+    }
+    for (const auto& arg : args) {
+        if (arg.rfind("-D", 0) == 0) {
+            say("carbon-sim: system property " + arg.substr(2));
+        }
+    }
 }
 
 int run_jvm(const std::string& runtime, const fs::path& home,
@@ -259,27 +371,22 @@ int run_jvm(const std::string& runtime, const fs::path& home,
             }
         }
     }
-    say("carbon-sim: " + runtime + " pid " + std::to_string(carbon::current_pid()) + " offset " +
-        std::to_string(offset) + " home " + resolved.carbon_home.string());
-    if (is_carbon5(*table)) {
-        const std::string name = property(properties, "wso2.runtime").value_or("");
-        if (resolved.config_found) {
-            say("[carbon-sim] INFO - configuration " + resolved.config.string() + " (runtime '" +
-                name + "'): offset " + std::to_string(offset));
-        } else {
-            say("[carbon-sim] WARN - no " + resolved.config.string() + " (runtime '" + name +
-                "'); using Carbon's defaults: offset 0");
-        }
-    }
-    for (const auto& arg : args) {
-        if (arg.rfind("-D", 0) == 0) {
-            say("carbon-sim: system property " + arg.substr(2));
-        }
-    }
+    announce(runtime, *table, resolved, properties, args);
     const auto started = std::chrono::steady_clock::now();
     write_pid_file(*table, resolved.pid_file);  // before the server starts [F10]
+    carbon_sim::HealthEndpoints health(pack_version(resolved.carbon_home),
+                                       behaviour.health_delay_ms, behaviour.health_status);
+    const auto tls =
+        table->runtime == "api-manager" ? load_certificate(resolved.carbon_home) : nullptr;
+    std::vector<int> http_ports;  // named in the thread dump
+    const std::function<carbon_sim::DumpSubject()> dump_subject = [&] {
+        return carbon_sim::DumpSubject{
+            carbon::current_pid(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            http_ports, health.hung()};
+    };
     asio::io_context io;
-    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> listeners;
+    std::vector<Listener> listeners;
 #ifndef _WIN32
     if (behaviour.grandchild && ::fork() == 0) {
         // A helper process of the JVM in the same group. (API-M 4.3+'s diagnostics tool is a
@@ -289,7 +396,10 @@ int run_jvm(const std::string& runtime, const fs::path& home,
     }
 #endif
     asio::signal_set signals(io, SIGTERM, SIGINT);
-    asio::steady_timer bind_timer(io), start_timer(io), event_timer(io), stop_timer(io);
+    asio::signal_set dump_signals(io, kDumpSignal);
+    print_dumps_on_signal(dump_signals, dump_subject);
+    asio::steady_timer bind_timer(io), start_timer(io), event_timer(io), stop_timer(io),
+        hang_timer(io);
     int exit_code = 0;
     std::function<void()> wait_for_signal = [&] {
         signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -301,10 +411,12 @@ int run_jvm(const std::string& runtime, const fs::path& home,
                 wait_for_signal();
                 return;
             }
+            // A hung JVM stops too: its shutdown hook runs in a thread of its own [F17].
             say("carbon-sim: shutting down (signal " + std::to_string(signal) + ")");
             bind_timer.cancel();
             start_timer.cancel();
             event_timer.cancel();
+            hang_timer.cancel();
             stop_timer.expires_after(std::chrono::milliseconds(behaviour.stop_delay_ms));
             stop_timer.async_wait([&](const boost::system::error_code& wait_ec) {
                 if (!wait_ec) {
@@ -325,6 +437,15 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         std::snprintf(line, sizeof line, "[carbon-sim] INFO - %s started in %.3f sec",
                       server_name(*table, resolved).c_str(), seconds);
         say(line);
+        if (behaviour.hang_after_ms) {
+            hang_timer.expires_after(std::chrono::milliseconds(*behaviour.hang_after_ms));
+            hang_timer.async_wait([&](const boost::system::error_code& e) {
+                if (!e) {
+                    health.hang();
+                    say("carbon-sim: hanging (connections accepted, never answered)");
+                }
+            });
+        }
         const fs::path marker = resolved.carbon_home / "sim-121-done";
         if (behaviour.exit_121_after_ms && !fs::exists(marker)) {
             event_timer.expires_after(std::chrono::milliseconds(*behaviour.exit_121_after_ms));
@@ -354,6 +475,14 @@ int run_jvm(const std::string& runtime, const fs::path& home,
             return;
         }
         listeners = open_ports(io, behaviour.bind_host, ports, offset);
+        health.ports_opened(std::chrono::steady_clock::now());
+        for (auto& listener : listeners) {
+            const auto role = role_of(*table, listener.port, tls != nullptr);
+            carbon_sim::serve(*listener.acceptor, role, health, tls.get());
+            if (role != carbon_sim::PortRole::TcpOnly) {
+                http_ports.push_back(listener.number);
+            }
+        }
         start_timer.expires_after(std::chrono::milliseconds(
             std::max(0, behaviour.start_delay_ms - behaviour.bind_delay_ms)));
         start_timer.async_wait(on_started);

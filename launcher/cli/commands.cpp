@@ -180,6 +180,7 @@ const std::vector<Command>& commands() {
          cmd_restart},
         {"reload", "re-read the profiles: start new, stop removed, restart changed", cmd_reload},
         {"logs", "an instance's captured output (-f follows, -n N lines)", cmd_logs},
+        {"dump", "a thread dump of instances' JVMs into STATE/dumps/", cmd_dump},
         {"wait-ready", "wait until instances are ready", cmd_wait_ready},
 #ifdef _WIN32
         {"service", "install, uninstall or run as a Windows service (service --help)", cmd_service},

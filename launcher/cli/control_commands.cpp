@@ -113,6 +113,35 @@ void print_containment(const nlohmann::json& result) {
     }
 }
 
+/// One line under an instance: its last probe and what it found, failures in a row, dumps.
+void print_health(const nlohmann::json& instance) {
+    const auto health = instance.find("health");
+    if (health == instance.end() || !health->is_object()) {
+        return;  // a launcher older than health probes
+    }
+    std::string line;
+    const auto& last = (*health)["last"];
+    if (last.is_object()) {
+        char text[96];
+        std::snprintf(text, sizeof text, " (%lld ms, %.0f s ago)",
+                      last["latency_ms"].get<long long>(), last["age_s"].get<double>());
+        line = last["role"].get<std::string>() + " " + last["target"].get<std::string>() + ": " +
+               (last["ok"].get<bool>() ? "ok" : "FAILED") + " " +
+               last["detail"].get<std::string>() + text;
+        if (const int failures = health->value("liveness_failures_in_a_row", 0); failures > 0) {
+            line += "; " + std::to_string(failures) + " of " +
+                    std::to_string(health->value("failure_threshold", 0)) + " failures in a row";
+        }
+    }
+    if (const int dumps = health->value("dumps_taken", 0); dumps > 0) {
+        line += (line.empty() ? "" : "; ") + std::to_string(dumps) + " thread dump(s), last " +
+                (*health)["last_dump"].get<std::string>();
+    }
+    if (!line.empty()) {
+        std::printf("%-16s health: %s\n", "", line.c_str());
+    }
+}
+
 void print_status_table(const nlohmann::json& result) {
     std::printf("%-16s %-9s %8s %8s %6s %9s %8s  %s\n", "NAME", "STATE", "PID", "JVM", "OFFSET",
                 "UPTIME", "RESTARTS", "LAST EXIT / URL");
@@ -133,6 +162,7 @@ void print_status_table(const nlohmann::json& result) {
         if (!is_up(state) && tail != instance.end() && tail->is_array() && !tail->empty()) {
             std::printf("%-16s last output: %s\n", "", tail->back().get<std::string>().c_str());
         }
+        print_health(instance);
     }
     print_containment(result);
 }
@@ -407,6 +437,36 @@ int cmd_reload(const Args& args) {
     }
     std::cout << "reload: " << reload.message << describe_changes(reload) << "\n";
     return reload.ok ? kExitOk : kExitFailure;
+}
+
+// The launcher writes each dump to STATE/dumps/NAME-TIME.txt as the JVM prints it.
+int cmd_dump(const Args& args) {
+    ClientOptions options;
+    if (!parse_client_options("dump", args, options, "carbon-launcher dump NAME...",
+                              [](po::options_description&) {})) {
+        return kExitOk;
+    }
+    if (options.names.empty()) {
+        throw UsageError("dump: name at least one instance");
+    }
+    ControlClient client(options.common.socket());
+    nlohmann::json result;
+    try {
+        result = client.request(control_request_json("dump", options.names), kRequestTimeout);
+    } catch (const ProtocolError& e) {
+        throw ControlClientError(kExitFailure, e.what());
+    }
+    if (options.common.json) {
+        std::cout << result.dump(2) << "\n";
+    } else {
+        for (const auto& [name, file] : result["dumps"].items()) {
+            std::cout << name << ": thread dump -> " << file.get<std::string>() << "\n";
+        }
+        for (const auto& name : result["failed"]) {
+            std::cout << name.get<std::string>() << ": no thread dump (no live JVM)\n";
+        }
+    }
+    return result["failed"].empty() ? kExitOk : kExitFailure;
 }
 
 int cmd_logs(const Args& args) {

@@ -57,6 +57,9 @@ class ProcessGroup {
     virtual std::string request_stop() = 0;
     /// The forced stop. Returns what it did, for the log.
     virtual std::string kill() = 0;
+    /// Asks the JVM `jvm_pid`, a member of this group, to print a thread dump on its stdout and
+    /// carry on. Returns what it did; nullopt when it could not (the reason is logged).
+    virtual std::optional<std::string> request_thread_dump(int jvm_pid) = 0;
     /// True while any member is left.
     virtual bool alive() const = 0;
     /// True when `pid` belongs to this group (a port held by our own JVM is not a conflict).
@@ -88,6 +91,9 @@ class ChildGroup final : public ProcessGroup {
     std::string request_stop() override;
     /// SIGKILL to the group, cgroup.kill, or TerminateJobObject.
     std::string kill() override;
+    /// SIGQUIT to the JVM (HotSpot prints the dump and carries on); only to a member of this
+    /// group, so a stale pid file can never make us signal a stranger. Not on Windows yet.
+    std::optional<std::string> request_thread_dump(int jvm_pid) override;
     /// A process group's zombies count until reaped; a cgroup drops each process as it exits.
     bool alive() const override;
     bool contains(int pid) const override;

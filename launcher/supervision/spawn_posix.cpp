@@ -15,6 +15,10 @@
 #include <boost/process/v2/src.hpp>
 // clang-format on
 
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
 #include "os/process_probe.hpp"
 #include "proc_stat.hpp"
 #include "supervision/cgroup.hpp"
@@ -129,6 +133,19 @@ std::string ChildGroup::kill() {
     }
     signal_group(native_->pid, SIGKILL);
     return "SIGKILL to process group " + std::to_string(native_->pid);
+}
+
+std::optional<std::string> ChildGroup::request_thread_dump(int jvm_pid) {
+    if (jvm_pid <= 0 || jvm_pid == native_->pid || !contains(jvm_pid)) {
+        spdlog::warn("no thread dump: pid {} is not a JVM of process group {}", jvm_pid,
+                     native_->pid);
+        return std::nullopt;
+    }
+    if (::kill(jvm_pid, SIGQUIT) != 0) {
+        spdlog::warn("no thread dump: SIGQUIT to pid {}: {}", jvm_pid, std::strerror(errno));
+        return std::nullopt;
+    }
+    return "SIGQUIT to JVM pid " + std::to_string(jvm_pid);
 }
 
 // A cgroup drops a process when it exits, before its parent hears of it; the group counts its

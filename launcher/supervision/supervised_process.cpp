@@ -54,7 +54,23 @@ SupervisedProcess::SupervisedProcess(asio::io_context& io, std::shared_ptr<const
            profile_->log_max_files),
       machine_(machine_settings(*profile_)),
       deadline_(io),
-      probe_timer_(io) {}
+      probe_timer_(io) {
+    const HealthSpec& health = profile_->health;
+    if (health.startup || health.readiness || health.liveness) {
+        health_ = std::make_unique<HealthMonitor>(
+            io_, name(), health,
+            [this](const std::string& key) -> std::optional<int> {
+                for (const auto& port : profile_->ports) {
+                    if (port.key == key) {
+                        return port.effective(offset_);
+                    }
+                }
+                return std::nullopt;
+            },
+            [this](const std::string& how) { apply(machine_.became_ready(how, Clock::now())); },
+            [this](const std::string& why) { apply(machine_.liveness_failed(why)); });
+    }
+}
 
 SupervisedProcess::~SupervisedProcess() = default;
 
@@ -76,7 +92,8 @@ void SupervisedProcess::kill_now() {
     }
 }
 
-// Carries out what the machine decided, in its order: spawn, signal, the one timer, the report.
+// Carries out what the machine decided, in its order: spawn, signal (after a thread dump when it
+// asks for one), the probes and the one timer the new state owns, the report.
 void SupervisedProcess::apply(const Actions& actions) {
     if (actions.spawn) {
         if (!actions.note.empty()) {
@@ -85,13 +102,21 @@ void SupervisedProcess::apply(const Actions& actions) {
         spawn_run();
         return;
     }
-    if (actions.request_stop && group_) {
-        probe_timer_.cancel();
-        stop_how_ = group_->request_stop();
+    const bool signals = actions.request_stop || actions.kill;
+    const bool dumping = signals && actions.thread_dump_first &&
+                         start_thread_dump(actions.kill ? "before the kill" : actions.why,
+                                           [this, run = machine_.run(), stop = actions.request_stop,
+                                            kill = actions.kill] {
+                                               if (run == machine_.run()) {
+                                                   send_stop_signals(stop, kill);
+                                                   check_group_drained();
+                                               }
+                                           });
+    if (signals && !dumping) {
+        send_stop_signals(actions.request_stop, actions.kill);
     }
-    if (actions.kill && group_) {
-        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s,
-                     stop_how_.empty() ? "the stop request" : stop_how_, group_->kill());
+    if (actions.state_changed) {
+        follow_with_health(actions.to);
     }
     if (actions.timer_changed) {
         deadline_.cancel();
@@ -108,6 +133,87 @@ void SupervisedProcess::apply(const Actions& actions) {
     if (actions.request_stop) {
         check_group_drained();  // a group may already be gone
     }
+}
+
+void SupervisedProcess::send_stop_signals(bool request_stop, bool kill) {
+    if (request_stop && group_) {
+        probe_timer_.cancel();
+        stop_how_ = group_->request_stop();
+    }
+    if (kill && group_) {
+        spdlog::warn("{}: still running {} s after {}: {}", name(), profile_->stop_timeout_s,
+                     stop_how_.empty() ? "the stop request" : stop_how_, group_->kill());
+    }
+}
+
+// Starting: the startup and readiness probes decide when it is ready; Running: the liveness
+// probe watches it; in any other state no probe runs.
+void SupervisedProcess::follow_with_health(ProcessState state) {
+    if (!health_) {
+        return;
+    }
+    if (state == ProcessState::Starting && health_->decides_readiness()) {
+        health_->watch_start(profile_->ready_mode != ReadyMode::AllPorts);
+    } else if (state == ProcessState::Running) {
+        health_->watch_liveness();
+    } else {
+        health_->stop();
+    }
+}
+
+// The server is up (startup line, or its ports): Running, unless a readiness probe must pass
+// first.
+void SupervisedProcess::server_up(const std::string& how) {
+    if (probes_decide_readiness()) {
+        health_->server_up(how);
+    } else {
+        apply(machine_.became_ready(how, Clock::now()));
+    }
+}
+
+bool SupervisedProcess::start_thread_dump(const std::string& why, std::function<void()> then) {
+    if (!group_ || (dump_ && dump_->open())) {
+        return false;
+    }
+    const auto jvm = jvm_pid();
+    if (!jvm) {
+        spdlog::warn("{}: no thread dump: no live JVM pid in its pid file", name());
+        return false;
+    }
+    const auto how = group_->request_thread_dump(*jvm);
+    if (!how) {
+        return false;
+    }
+    spdlog::warn("{}: thread dump ({}): {}", name(), why, *how);
+    const std::string header = "[carbon-launcher] thread dump of " + name() + ", JVM pid " +
+                               std::to_string(*jvm) + " (" + why + "): " + *how;
+    dump_ = std::make_unique<ThreadDumpCapture>(
+        io_, DumpPolicy{paths_.dump_directory, name()}, header,
+        [this, then = std::move(then)](const std::filesystem::path& file) {
+            ++dumps_taken_;
+            last_dump_ = file;
+            spdlog::warn("{}: thread dump written to {}", name(), file.string());
+            log_.write("[carbon-launcher] thread dump written to " + file.string() + "\n");
+            if (then) {
+                then();
+            }
+        });
+    return true;
+}
+
+std::optional<std::filesystem::path> SupervisedProcess::take_thread_dump(const std::string& why) {
+    if (!start_thread_dump(why, nullptr)) {
+        return std::nullopt;
+    }
+    return dump_->file();
+}
+
+nlohmann::json SupervisedProcess::health_status() const {
+    nlohmann::json status = health_ ? health_->status() : nlohmann::json::object();
+    status["dumps_taken"] = dumps_taken_;
+    status["last_dump"] =
+        last_dump_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_dump_.string());
+    return status;
 }
 
 // Logs the edge and tells the supervisor later on the loop: whatever it does in response (stop
@@ -216,12 +322,13 @@ void SupervisedProcess::check_group_drained() {
     }
     deadline_.cancel();
     probe_timer_.cancel();
+    if (health_) {
+        health_->stop();
+    }
     group_.reset();
     remove_record();
-    const auto cause = machine_.stop_cause();
-    const bool unrequested = machine_.state() != ProcessState::Stopping ||
-                             cause == InstanceMachine::StopCause::ScriptGone ||
-                             cause == InstanceMachine::StopCause::StartTimeout;
+    const bool unrequested =
+        machine_.state() != ProcessState::Stopping || machine_.stopped_by_failure();
     if (!output_tail_.empty() && unrequested) {
         spdlog::info("{}: its last output: {}", name(), output_tail_.back());
     }
@@ -247,6 +354,9 @@ void SupervisedProcess::read_output() {
             }
             const std::string_view chunk(buffer_.get(), n);
             log_.write(chunk);
+            if (dump_ && dump_->open()) {
+                dump_->on_output(chunk);
+            }
             remember_output(chunk);
             if (output_listener_) {
                 output_listener_(chunk);
@@ -291,8 +401,7 @@ void SupervisedProcess::scan_for_startup_line(std::string_view chunk) {
         partial_line_.erase(0, newline + 1);
         if (!marker.empty() && line.find(marker) != std::string::npos &&
             state() == ProcessState::Starting) {
-            apply(machine_.became_ready("ready in " + seconds_since(started_at_) + ": startup line",
-                                        Clock::now()));
+            server_up("ready in " + seconds_since(started_at_) + ": startup line");
             partial_line_.clear();
             return;
         }
@@ -319,7 +428,10 @@ std::vector<int> SupervisedProcess::readiness_ports() const {
 // changes. Timers and connects are events on the loop; nothing blocks.
 void SupervisedProcess::probe_ports() {
     const std::vector<int> ports = readiness_ports();
-    if (ports.empty() || state() != ProcessState::Starting) {
+    // With probes, the startup probe takes the place of the table's ready port; all-ports
+    // still checks every port.
+    const bool replaced = probes_decide_readiness() && profile_->ready_mode != ReadyMode::AllPorts;
+    if (ports.empty() || state() != ProcessState::Starting || replaced) {
         return;
     }
     probes_.clear();
@@ -340,12 +452,11 @@ void SupervisedProcess::probe_ports() {
                     return;
                 }
                 if (*accepted == readiness_ports().size()) {
-                    apply(machine_.became_ready(
+                    server_up(
                         "ready in " + seconds_since(started_at_) + ": port " +
-                            std::to_string(port) +
-                            (readiness_ports().size() > 1 ? " and the others accept" : " accepts") +
-                            " connections",
-                        Clock::now()));
+                        std::to_string(port) +
+                        (readiness_ports().size() > 1 ? " and the others accept" : " accepts") +
+                        " connections");
                     return;
                 }
                 probe_timer_.expires_after(kProbeInterval);

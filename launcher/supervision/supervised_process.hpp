@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "health/health_monitor.hpp"
+#include "health/thread_dump.hpp"
 #include "instance_machine.hpp"
 #include "os/process_probe.hpp"
 #include "process_state.hpp"
@@ -23,8 +25,9 @@ namespace carbon {
 
 /// Where an instance keeps its files outside its home.
 struct InstancePaths {
-    std::filesystem::path log_file;     // STATE/logs/NAME.log
-    std::filesystem::path record_file;  // STATE/instances/NAME.json
+    std::filesystem::path log_file;        // STATE/logs/NAME.log
+    std::filesystem::path record_file;     // STATE/instances/NAME.json
+    std::filesystem::path dump_directory;  // STATE/dumps
 };
 
 /// One instance's OS shell around its pure state machine (common/instance_machine): it has its
@@ -78,6 +81,11 @@ class SupervisedProcess {
     std::optional<int> jvm_pid() const;
     /// The last lines the current or last run printed (a bind error, a stack trace's head).
     const std::deque<std::string>& last_output() const { return output_tail_; }
+    /// Health probes (the last one, its result, failures in a row) and thread dumps taken.
+    nlohmann::json health_status() const;
+    /// Asks the JVM for a thread dump into STATE/dumps/ (`carbon-launcher dump`); returns the
+    /// file it goes to, or nullopt when no JVM runs or it cannot be asked (logged).
+    std::optional<std::filesystem::path> take_thread_dump(const std::string& why);
     /// Every chunk of the instance's output, as it is captured (for `logs -f`).
     void set_output_listener(std::function<void(std::string_view)> listener) {
         output_listener_ = std::move(listener);
@@ -87,6 +95,11 @@ class SupervisedProcess {
     using Clock = SupervisionClock;
 
     void apply(const Actions& actions);
+    void send_stop_signals(bool request_stop, bool kill);
+    void follow_with_health(ProcessState state);
+    void server_up(const std::string& how);
+    bool probes_decide_readiness() const { return health_ && health_->decides_readiness(); }
+    bool start_thread_dump(const std::string& why, std::function<void()> then);
     void report(const Actions& actions);
     void spawn_run();
     void on_main_exited(ExitStatus status);
@@ -133,6 +146,10 @@ class SupervisedProcess {
     std::deque<std::string> output_tail_;
     std::string tail_partial_;
     std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> probes_;
+    std::unique_ptr<HealthMonitor> health_;  // null when the instance has no probe at all
+    std::unique_ptr<ThreadDumpCapture> dump_;
+    int dumps_taken_ = 0;
+    std::filesystem::path last_dump_;
 };
 
 }  // namespace carbon

@@ -87,7 +87,7 @@ Supervisor::~Supervisor() = default;
 
 InstancePaths Supervisor::paths_for(const std::string& name) const {
     return {options_.state() / "logs" / (name + ".log"),
-            options_.state() / "instances" / (name + ".json")};
+            options_.state() / "instances" / (name + ".json"), options_.state() / "dumps"};
 }
 
 int Supervisor::run() {
@@ -387,6 +387,7 @@ nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const 
         {"jvm_pid", jvm ? nlohmann::json(*jvm) : nlohmann::json(nullptr)},
         {"uptime_s", live ? std::chrono::duration<double>(Clock::now() - since).count() : 0.0},
         {"restarts", instance.restarts()},
+        {"health", instance.health_status()},
         {"last_output", nlohmann::json(std::vector<std::string>(instance.last_output().begin(),
                                                                 instance.last_output().end()))},
         {"ready_ports", instance.state() == ProcessState::Running
@@ -526,6 +527,9 @@ ControlReply Supervisor::handle(const ControlRequest& request, ControlSession& s
                               {"file", instance.log_file().string()},
                               {"data", tail_lines(instance.log_file(), request.lines)}};
     }
+    if (command == "dump") {
+        return thread_dumps(request.names);
+    }
     std::vector<std::string> accepted;
     for (SupervisedProcess* instance : named_instances(request.names, false)) {
         if (command == "start") {
@@ -539,6 +543,27 @@ ControlReply Supervisor::handle(const ControlRequest& request, ControlSession& s
     }
     spdlog::info("control: {} {}", command, fmt::join(accepted, " "));
     return nlohmann::json{{"accepted", accepted}};
+}
+
+// `dump`: the file each JVM's dump goes to; it is complete once the JVM has printed it (a few
+// seconds at most). An instance without a live JVM is an error, named.
+nlohmann::json Supervisor::thread_dumps(const std::vector<std::string>& names) {
+    nlohmann::json files = nlohmann::json::object();
+    std::vector<std::string> failed;
+    for (SupervisedProcess* instance : named_instances(names, false)) {
+        if (const auto file = instance->take_thread_dump("requested through the control socket")) {
+            files[instance->name()] = file->string();
+        } else {
+            failed.push_back(instance->name());
+        }
+    }
+    if (!failed.empty() && files.empty()) {
+        throw ProtocolError("not-running", "no thread dump of " +
+                                               fmt::format("{}", fmt::join(failed, ", ")) +
+                                               ": no live JVM (see the launcher's log)");
+    }
+    spdlog::info("control: dump {}", files.dump());
+    return nlohmann::json{{"dumps", files}, {"failed", failed}};
 }
 
 // READY=1 once every autostart instance is Running (or has given up: Fatal, Exited), or with

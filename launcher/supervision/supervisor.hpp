@@ -60,6 +60,7 @@ class Supervisor : public ControlHandler {
     void start_what_is_due();
     void stop_what_is_due();
     FleetOrder fleet_order() const;
+    nlohmann::json thread_dumps(const std::vector<std::string>& names);
     void begin_shutdown();
     void finish_if_all_down();
     /// Takes the profiles again; says what it did (SIGHUP ignores it, the control socket sends it).

@@ -98,7 +98,10 @@ class UnreadOutputTest(LauncherTestCase):
     def setUp(self):
         self.ws = Workspace()
         self.addCleanup(self.ws.close)
-        home = add_sim_instance(self.ws, "chatty", "api-manager", restart={"policy": "never"})
+        # Its "JVM" is a shell loop that prints, not a server: no health probe would pass.
+        off = "off"
+        home = add_sim_instance(self.ws, "chatty", "api-manager", restart={"policy": "never"},
+                                health={"startup": off, "readiness": off, "liveness": off})
         (home / "bin" / "api-manager.sh").write_text(CHATTY_SCRIPT)
         # AddressSanitizer keeps freed memory in quarantine, which would hide what the launcher
         # itself gives back; no effect on a build without it.

@@ -131,6 +131,55 @@ TEST_CASE("transition Stopping: the stop deadline kills and reports stop-timeout
     CHECK(m.reason() == ExitReason::StopTimeout);
 }
 
+TEST_CASE("transition Stopping: a forced kill always asks for a thread dump first") {
+    InstanceMachine m(settings(), 1);
+    ManualClock clock;
+    make_running(m, clock);
+    const Actions stopping = m.stop();
+    CHECK_FALSE(stopping.thread_dump_first);  // a requested stop is not evidence of a hang
+    CHECK(m.deadline_expired(stopping.timer_token).thread_dump_first);
+}
+
+TEST_CASE(
+    "transition Running -> Stopping -> Backoff: a failed liveness check dumps, stops, and "
+    "counts as a failure") {
+    InstanceMachine m(settings(), 1);
+    ManualClock clock;
+    make_running(m, clock);
+    clock.advance(seconds(600));  // long after reset_after_s: a new incident, failure 1
+    const Actions a = m.liveness_failed("GET /services/Version timed out 3 times in a row");
+    CHECK(a.to == State::Stopping);
+    CHECK(a.request_stop);
+    CHECK(a.thread_dump_first);
+    CHECK(a.timer == Deadline::Stop);
+    CHECK(m.reason() == ExitReason::LivenessFailed);
+    m.main_exited({true, 15}, false, std::nullopt);
+    const Actions done = m.group_drained(clock.now);
+    CHECK(done.to == State::Backoff);
+    CHECK(m.failures() == 1);
+    CHECK(m.reason() == ExitReason::LivenessFailed);
+    CHECK(m.wants_up());
+}
+
+TEST_CASE("transition Stopping: the kill after a failed liveness check keeps liveness-failed") {
+    InstanceMachine m(settings(), 1);
+    ManualClock clock;
+    make_running(m, clock);
+    const Actions stopping = m.liveness_failed("no answer");
+    CHECK(m.deadline_expired(stopping.timer_token).kill);
+    CHECK(m.reason() == ExitReason::LivenessFailed);
+}
+
+TEST_CASE("a liveness failure outside Running changes nothing") {
+    InstanceMachine m(settings(), 1);
+    ManualClock clock;
+    start_and_spawn(m, clock);
+    const Actions a = m.liveness_failed("no answer");
+    CHECK_FALSE(a.state_changed);
+    CHECK_FALSE(a.request_stop);
+    CHECK(m.state() == State::Starting);
+}
+
 TEST_CASE("transition Running -> Backoff: an unmasked crash under on-failure") {
     InstanceMachine m(settings(), 1);
     ManualClock clock;
@@ -367,7 +416,10 @@ TEST_CASE("property: random event sequences keep the state, the group and the ti
                 }
                 continue;
             }
-            switch (random() % 9) {
+            switch (random() % 10) {
+                case 9:
+                    carry_out(m.liveness_failed("no answer"));
+                    break;
                 case 0:
                     carry_out(m.start());
                     break;

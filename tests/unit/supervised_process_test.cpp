@@ -26,6 +26,7 @@ struct FakeRun {
     bool alive = true;
     int stop_requests = 0;
     int kills = 0;
+    int dump_requests = 0;
     int output_fd = -1;  // the write end: what the "start script" prints
     void print(const std::string& text) const {
         REQUIRE(::write(output_fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
@@ -61,6 +62,10 @@ class FakeGroup final : public ProcessGroup {
     std::string kill() override {
         ++run_->kills;
         return "SIGKILL to fake group " + std::to_string(run_->pid);
+    }
+    std::optional<std::string> request_thread_dump(int jvm_pid) override {
+        ++run_->dump_requests;
+        return "SIGQUIT to fake JVM " + std::to_string(jvm_pid);
     }
     bool alive() const override { return run_->alive; }
     bool contains(int pid) const override { return pid == run_->pid; }
@@ -131,7 +136,8 @@ struct Bench {
     Bench() {
         auto profile = std::make_shared<const Profile>(api_manager_profile(dir / "home"));
         instance = std::make_unique<SupervisedProcess>(
-            io, profile, 0, InstancePaths{dir / "logs" / "apim-1.log", dir / "apim-1.json"}, host,
+            io, profile, 0,
+            InstancePaths{dir / "logs" / "apim-1.log", dir / "apim-1.json", dir / "dumps"}, host,
             [this](SupervisedProcess& changed) {
                 reported.push_back(changed.state());
                 if (also_on_change) {
