@@ -64,6 +64,25 @@ class Workspace:
         return result.returncode, json.loads(result.stdout)
 
 
+def wait_until(predicate, timeout=20.0, step=0.05):
+    """Polls `predicate` until it returns a true value or `timeout` seconds pass (bounded)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / step) + 1):
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def java_home():
+    """The JDK that `javac` belongs to, or None (scripts/install-deps.sh installs one)."""
+    javac = shutil.which("javac")
+    if not javac or not shutil.which("java"):
+        return None
+    return str(pathlib.Path(os.path.realpath(javac)).parent.parent)
+
+
 PROTOCOL_VERSION = 2  # of the control protocol (common/control_protocol.hpp)
 
 

@@ -1,20 +1,16 @@
-"""Health probes end to end: readiness from the runtime's own endpoint, liveness that finds a hung
+"""Health probes end to end (offsets 51-61, used by no other test file: a probe leaves the
+server side of its closed connections in TIME_WAIT on the instance's ports for a minute): readiness from the runtime's own endpoint, liveness that finds a hung
 JVM, a thread dump before every restart and every forced kill, on the simulated runtime and on a
 real JVM (tests/java/HealthServer.java). Offsets are not 0, so every probe follows the offset."""
-import json
-import os
 import pathlib
 import re
-import shutil
-import signal
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.request
 
-from support import InstancesTestCase, REPO, alive, control_request, control_status
+from support import InstancesTestCase, REPO, alive, control_request, control_status, java_home, wait_until
 
 HTTPS_SERVLET, HTTP_SERVLET = 9443, 9763
 HEALTHCHECK = "/api/am/gateway/v2/server-startup-healthcheck"
@@ -28,15 +24,6 @@ def accepts_tcp(port):
             return True
     except OSError:
         return False
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:  # bounded in time; each probe is bounded too
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def log_seconds(line):
@@ -58,11 +45,11 @@ class SimHealthTest(InstancesTestCase):
         return self.ws.state / "control.sock"
 
     def test_running_follows_the_health_endpoint_not_the_open_port(self):
-        offset = 31
+        offset = 51
         self.add("gw", offset=offset, sim={"health_delay_ms": 4000})
         self.add("after-gw", offset=offset + 1, after=["gw"])
         launcher = self.launch()
-        wait_until(lambda: accepts_tcp(HTTPS_SERVLET + offset), 30, "gw's HTTPS port accepts")
+        self.assertTrue(wait_until(lambda: accepts_tcp(HTTPS_SERVLET + offset), 30), "gw's HTTPS port accepts")
         # Its ports are open, its health check does not answer 200 yet: not Running, and what
         # comes after it has not started.
         self.assertEqual(instance(self.socket(), "gw")["state"], "Starting")
@@ -75,11 +62,11 @@ class SimHealthTest(InstancesTestCase):
                          f"GET http://localhost:{HTTP_SERVLET + offset}/services/Version (expects 200)")
 
     def test_a_500_readiness_keeps_it_starting_until_the_deadline_then_the_start_fails(self):
-        self.add("apim-1", offset=33, sim={"health_status": 500}, ready={"timeout_s": 3},
+        self.add("apim-1", offset=53, sim={"health_status": 500}, ready={"timeout_s": 3},
                  restart={"delay_ms": 200, "max_delay_ms": 400, "max_retries": 1})
         launcher = self.launch()
         launcher.wait_for(r"apim-1: Stopped -> Starting", 30)
-        wait_until(lambda: accepts_tcp(HTTPS_SERVLET + 33), 30, "its HTTPS port accepts")
+        self.assertTrue(wait_until(lambda: accepts_tcp(HTTPS_SERVLET + 53), 30), "its HTTPS port accepts")
         self.assertEqual(instance(self.socket(), "apim-1")["state"], "Starting")
         launcher.wait_for(r"apim-1: Starting -> Stopping \(not ready within 3 s", 30)
         launcher.wait_for(r"apim-1: Stopping -> Backoff", 30)
@@ -92,9 +79,9 @@ class SimHealthTest(InstancesTestCase):
 
     def test_a_hung_instance_is_found_by_liveness_dumped_and_restarted_the_others_untouched(self):
         interval, threshold = 1, 2
-        self.add("hung", offset=35, sim={"hang_after_ms": 500},
+        self.add("hung", offset=55, sim={"hang_after_ms": 500},
                  health={"liveness": {"interval_s": interval, "failure_threshold": threshold, "timeout_s": 1}})
-        self.add("fine", offset=36)
+        self.add("fine", offset=56)
         launcher = self.launch()
         launcher.wait_for(r"fine: Starting -> Running", 30)
         running = launcher.wait_for(r"hung: Starting -> Running", 30)
@@ -123,7 +110,7 @@ class SimHealthTest(InstancesTestCase):
         self.assertEqual(instance(self.socket(), "fine")["state"], "Running")
 
     def test_a_stop_that_times_out_leaves_a_thread_dump_before_the_kill(self):
-        self.add("stubborn", offset=37, sim={"ignore_sigterm": True}, stop_timeout_s=2)
+        self.add("stubborn", offset=57, sim={"ignore_sigterm": True}, stop_timeout_s=2)
         launcher = self.launch()
         launcher.wait_for(r"stubborn: Starting -> Running", 30)
         jvm = self.jvm("stubborn")
@@ -138,7 +125,7 @@ class SimHealthTest(InstancesTestCase):
         self.assertFalse(alive(jvm))
 
     def test_dump_on_demand_through_the_control_socket(self):
-        self.add("apim-1", offset=38)
+        self.add("apim-1", offset=58)
         launcher = self.launch()
         launcher.wait_for(r"apim-1: Starting -> Running", 30)
         result = control_request(self.socket(), "dump", ["apim-1"])
@@ -148,19 +135,12 @@ class SimHealthTest(InstancesTestCase):
         self.assertEqual(instance(self.socket(), "apim-1")["state"], "Running")
 
 
-def java_home():
-    javac = shutil.which("javac")
-    if not javac or not shutil.which("java"):
-        return None
-    return str(pathlib.Path(os.path.realpath(javac)).parent.parent)
-
-
 @unittest.skipUnless(java_home(), "no JDK (java and javac): scripts/install-deps.sh installs openjdk-17-jdk-headless")
 class RealJvmHealthTest(InstancesTestCase):
     """A real HotSpot JVM under the launcher: its deadlock is found by liveness, dumped, restarted."""
 
     def test_a_deadlocked_jvm_is_found_by_liveness_dumped_and_restarted(self):
-        offset = 41
+        offset = 61
         home = self.ws.root / "homes" / "java-1"
         subprocess.run([str(MAKE_JAVA_HOME), str(home)], check=True, timeout=300)
         self.add("java-1", offset=offset, java_home=java_home(), stop_timeout_s=10,

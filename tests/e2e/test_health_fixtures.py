@@ -23,23 +23,12 @@ import tempfile
 import time
 import unittest
 
-from support import MAKE_SIM_HOME, REPO, SIM, alive
+from support import MAKE_SIM_HOME, REPO, SIM, alive, java_home, wait_until
 
 MAKE_JAVA_HOME = REPO / "scripts" / "make-java-home.sh"
 STARTUP_CHECK = "/api/am/gateway/v2/server-startup-healthcheck"
 VERSION = "/services/Version"
 HTTPS_SERVLET, HTTP_SERVLET = 9443, 9763
-
-
-def wait_until(predicate, timeout=20.0, step=0.05):
-    """Polls `predicate` until it returns a true value or `timeout` seconds pass (bounded)."""
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / step) + 1):
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def unverified_tls():
@@ -260,14 +249,6 @@ class SimHealthTest(FixtureTestCase):
         self.assertIn("offset 2316", sim.text())
         self.assertTrue(accepts_tcp(HTTPS_SERVLET + 2316))
         self.assertTrue(unanswered(HTTPS_SERVLET + 2316, timeout=0.5))
-
-
-def java_home():
-    """The JDK that `javac` belongs to, or None."""
-    javac = shutil.which("javac")
-    if not javac or not shutil.which("java"):
-        return None
-    return str(pathlib.Path(os.path.realpath(javac)).parent.parent)
 
 
 @unittest.skipUnless(java_home(), "no JDK (java and javac): scripts/install-deps.sh installs openjdk-17-jdk-headless")

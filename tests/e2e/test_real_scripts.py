@@ -17,21 +17,10 @@ import time
 import unittest
 
 from support import (InstancesTestCase, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
-                     kill_leftover_groups, listening_ports_by_pid, record)
+                     kill_leftover_groups, listening_ports_by_pid, record, wait_until)
 
 SCRIPTS = {"api-manager": "bin/api-manager.sh", "streaming-integrator": "bin/server.sh",
            "si-tooling": "bin/tooling.sh"}
-
-
-def wait_until(predicate, timeout=20.0, step=0.05):
-    """Polls `predicate` until it returns a true value or `timeout` seconds pass (bounded)."""
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / step) + 1):
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def read_log(ws, name):
