@@ -3,7 +3,7 @@
 
   bench_health.py BUILD_DIR [--instances 50] [--interval-s 5] [--measure-s 60]
 
-Starts N simulated API-M instances (carbon-sim, at offsets 100 apart) whose liveness probe is
+Starts N simulated API-M instances (carbon-sim, offsets chosen by the planner) whose liveness probe is
 GET /services/Version over HTTP every INTERVAL s, waits until all are Running, then reads the
 launcher's CPU time (utime + stime from /proc/PID/stat) over MEASURE s and prints it as a share
 of one core, beside the target (under 1 %). Every process started here is stopped by its pid
@@ -38,7 +38,7 @@ def make_instances(root, sim, count, interval_s):
                        check=True, timeout=60, stdout=subprocess.DEVNULL)
         (home / "sim.json").write_text(json.dumps({"start_delay_ms": 100, "stop_delay_ms": 50}))
         profile = {"name": name, "runtime": "api-manager", "home": str(home), "java_home": "/usr",
-                   "offset": 100 + i * 100, "stop_timeout_s": 10,
+                   "stop_timeout_s": 10,
                    "health": {"liveness": {"interval_s": interval_s}}}
         (profiles / f"{name}.json").write_text(json.dumps(profile))
     return profiles
@@ -50,7 +50,8 @@ def wait_running(log_path, count, timeout_s):
         if log_path.read_text(errors="replace").count("-> Running") >= count:
             return
         time.sleep(0.5)
-    raise SystemExit(f"not all {count} instances were Running within {timeout_s} s; see {log_path}")
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+    raise SystemExit(f"not all {count} instances were Running within {timeout_s} s:\n{tail}")
 
 
 def main():
