@@ -337,8 +337,9 @@ std::string ChildGroup::request_stop() {
     return "CTRL_C to the console of pid " + std::to_string(native_->pid);
 }
 
-// The JVM prints a dump on CTRL_BREAK, but CTRL_BREAK reaches every process on the instance's
-// console, the .bat's cmd.exe too; not sent until that is tested under Wine.
+// The JVM prints a dump on CTRL_BREAK. Sent to the instance's console as request_stop() sends
+// CTRL_C, it did not make the simulated JVM print its dump under Wine, so it is not sent until it
+// can be tested.
 std::optional<std::string> ChildGroup::request_thread_dump(int) {
     spdlog::warn("no thread dump: not taken on Windows yet (CTRL_BREAK is not sent)");
     return std::nullopt;
