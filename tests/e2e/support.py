@@ -349,18 +349,23 @@ def kill_leftover_groups(pgids):
 
 
 
-def end_launcher(ws, launcher, names):
-    """SIGTERM to `launcher` and a wait for its graceful exit; then, whatever happened, the launcher
-    is killed by its pid and the recorded groups of `names` are ended."""
+def end_launchers(ws, launchers, names):
+    """SIGTERM to each of `launchers` and a wait for its graceful exit; then, whatever happened,
+    each is killed by its pid and the recorded groups of `names` are ended."""
     groups = [r["pgid"] for r in (record(ws, name) for name in names) if r]
-    if launcher.proc.poll() is None:
-        launcher.signal(signal.SIGTERM)
-        try:
-            launcher.wait_exit(60)
-        except subprocess.TimeoutExpired:
-            pass
-    launcher.kill()
+    for launcher in launchers:
+        if launcher.proc.poll() is None:
+            launcher.signal(signal.SIGTERM)
+            try:
+                launcher.wait_exit(60)
+            except subprocess.TimeoutExpired:
+                pass
+        launcher.kill()
     kill_leftover_groups(groups)
+
+
+def end_launcher(ws, launcher, names):
+    end_launchers(ws, [launcher], names)
 
 class InstancesTestCase(unittest.TestCase):
     """A workspace with simulated homes and the launchers a test starts. Cleanup is registered

@@ -14,7 +14,8 @@ import unittest
 from unittest import mock
 
 import support
-from support import LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, kill_leftover_groups, record
+from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, end_launchers,
+                     kill_leftover_groups, record)
 
 ESCAPEE_LINE = ("setsid sh -c 'echo $$ >> \"$CARBON_HOME/escapees\"; exec sleep 1000' "
                 "</dev/null >/dev/null 2>&1 &")
@@ -67,6 +68,20 @@ def is_escapee(pid):
         return False
 
 
+def remove_cgroups(directories):
+    """Removes cgroup directories, deepest first; each is empty once its processes are gone, and a
+    SIGKILLed member may still be exiting (a bounded retry)."""
+    for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
+        for _ in range(100):
+            try:
+                directory.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
 def wait_until(condition, timeout, what):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -110,29 +125,11 @@ class ContainmentTestCase(unittest.TestCase):
         return launcher
 
     def clean_up(self):
-        groups = [r["pgid"] for r in [record(self.ws, "apim-1")] if r]
-        for launcher in self.launchers:
-            if launcher.proc.poll() is None:
-                launcher.signal(signal.SIGTERM)
-                try:
-                    launcher.wait_exit(60)
-                except subprocess.TimeoutExpired:
-                    pass
-            launcher.kill()
-        kill_leftover_groups(groups)
+        end_launchers(self.ws, self.launchers, ["apim-1"])
         for pid in self.escapees():
             if is_escapee(pid):
                 os.kill(pid, signal.SIGKILL)
-        # Cgroups the test saw, deepest first; each is empty once its processes are gone.
-        for directory in sorted(self.cgroups, key=lambda p: len(p.parts), reverse=True):
-            for _ in range(100):
-                try:
-                    directory.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)  # a SIGKILLed member is still exiting
+        remove_cgroups(self.cgroups)  # the ones the test saw
 
     def escapees(self):
         try:
@@ -349,16 +346,7 @@ class DelegatedCgroupTest(ContainmentTestCase):
         return launcher
 
     def remove_delegated(self):
-        directories = [pathlib.Path(d) for d, _, _ in os.walk(self.delegated)]
-        for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
-            for _ in range(100):
-                try:
-                    directory.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)  # a SIGKILLed member is still exiting
+        remove_cgroups([pathlib.Path(d) for d, _, _ in os.walk(self.delegated)])
 
     def test_the_launcher_moves_to_a_leaf_and_nothing_outlives_a_stop_or_its_exit(self):
         status = self.status()

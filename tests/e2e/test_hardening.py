@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from support import (end_launcher, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
+from support import (end_launcher, end_launchers, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, control_request,
                      kill_leftover_groups, record)
 
 LATIN1 = b"caf\xe9 cr\xe8me br\xfbl\xe9e"
@@ -430,16 +430,7 @@ class StaleRecordTest(unittest.TestCase):
         self.addCleanup(self.end_launchers)
 
     def end_launchers(self):
-        for launcher in self.launchers:
-            if launcher.proc.poll() is None:
-                launcher.signal(signal.SIGTERM)
-                try:
-                    launcher.wait_exit(60)
-                except subprocess.TimeoutExpired:
-                    pass
-            launcher.kill()
-        rec = record(self.ws, "apim-1")
-        kill_leftover_groups([rec["pgid"]] if rec else [])
+        end_launchers(self.ws, self.launchers, ["apim-1"])
 
     def stranger(self):
         """A process group of its own that has nothing to do with the launcher."""
