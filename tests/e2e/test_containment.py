@@ -14,8 +14,7 @@ import unittest
 from unittest import mock
 
 import support
-from support import (LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, end_launchers,
-                     kill_leftover_groups, record)
+from support import LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, end_launchers, record
 
 ESCAPEE_LINE = ("setsid sh -c 'echo $$ >> \"$CARBON_HOME/escapees\"; exec sleep 1000' "
                 "</dev/null >/dev/null 2>&1 &")
