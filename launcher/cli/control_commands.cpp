@@ -463,7 +463,8 @@ int cmd_dump(const Args& args) {
             std::cout << name << ": thread dump -> " << file.get<std::string>() << "\n";
         }
         for (const auto& name : result["failed"]) {
-            std::cout << name.get<std::string>() << ": no thread dump (no live JVM)\n";
+            std::cout << name.get<std::string>()
+                      << ": no thread dump (see the launcher's log for why)\n";
         }
     }
     return result["failed"].empty() ? kExitOk : kExitFailure;

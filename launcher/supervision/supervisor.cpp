@@ -558,9 +558,10 @@ nlohmann::json Supervisor::thread_dumps(const std::vector<std::string>& names) {
         }
     }
     if (!failed.empty() && files.empty()) {
-        throw ProtocolError("not-running", "no thread dump of " +
-                                               fmt::format("{}", fmt::join(failed, ", ")) +
-                                               ": no live JVM (see the launcher's log)");
+        throw ProtocolError(
+            "not-running",
+            "no thread dump of " + fmt::format("{}", fmt::join(failed, ", ")) +
+                ": see the launcher's log for why (no live JVM, or none on Windows)");
     }
     spdlog::info("control: dump {}", files.dump());
     return nlohmann::json{{"dumps", files}, {"failed", failed}};
