@@ -72,7 +72,8 @@ void review_toml(const Profile& profile, int offset, ConfigReview& review) {
                                   " is ignored: the -DportOffset=" + std::to_string(offset) +
                                   " argument wins");
     }
-    if (!profile.update_advertised_urls) {
+    // A split control plane's gateway URLs name its gateway's ports: the wiring sets them.
+    if (!profile.update_advertised_urls && profile.peers.gateways.empty()) {
         const auto stale = stale_advertised_urls(*text, offset, *profile.table, file);
         if (!stale.empty()) {
             std::string list;

@@ -6,6 +6,7 @@
 
 #include "config_inspect.hpp"
 #include "offset_planner.hpp"
+#include "split_wiring.hpp"
 
 namespace carbon {
 
@@ -14,6 +15,8 @@ struct PlanReport {
     const Plan& plan;
     std::vector<ConfigReview> reviews;
     Platform platform = host_platform();
+    /// The peer settings of split API-M packs (same order; empty rows for the others).
+    std::vector<WiringReview> wiring;
 };
 
 PlanReport review_plan(const Plan& plan);

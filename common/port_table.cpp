@@ -136,6 +136,28 @@ static PortSpec parse_port(const nlohmann::json& item, const std::filesystem::pa
     return port;
 }
 
+/// "roles" and "wiring" (API-M's split packs), checked against the table's ports.
+static SplitTable parse_split_section(JsonFieldReader& reader, const RuntimeTable& table) {
+    const auto* roles = reader.child("roles");
+    if (roles == nullptr) {
+        if (reader.has("wiring")) {
+            reader.error("wiring", "wiring needs \"roles\": the role of each start script");
+        }
+        return {};
+    }
+    std::vector<std::string> port_keys;
+    for (const auto& port : table.ports) {
+        port_keys.push_back(port.key);
+    }
+    JsonFieldReader roles_reader(*roles, reader.file(), "/roles", reader.diagnostics());
+    const auto* wiring = reader.child("wiring");
+    if (wiring == nullptr) {
+        return parse_split_table(roles_reader, nullptr, port_keys);
+    }
+    JsonFieldReader wiring_reader(*wiring, reader.file(), "/wiring", reader.diagnostics());
+    return parse_split_table(roles_reader, &wiring_reader, port_keys);
+}
+
 RuntimeTable parse_runtime_table(const std::string& json_text,
                                  const std::filesystem::path& source) {
     std::vector<Diagnostic> diagnostics;
@@ -206,10 +228,11 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
                              json_type_name(*probes));
         }
     }
-    reader.reject_unknown_keys({"runtime", "display_name", "shipped_offset", "offset_methods",
-                                "scripts", "config_file", "pid_file", "startup_line", "ports",
-                                "urls", "advertised_urls", "family", "runtime_home",
-                                "script_exit_status", "sources", "probes"});
+    table.split = parse_split_section(reader, table);
+    reader.reject_unknown_keys(
+        {"runtime", "display_name", "shipped_offset", "offset_methods", "scripts", "config_file",
+         "pid_file", "startup_line", "ports", "urls", "advertised_urls", "family", "runtime_home",
+         "script_exit_status", "sources", "probes", "roles", "wiring"});
     for (std::size_t i = 0; i < table.urls.size(); ++i) {
         if (table.find_port(table.urls[i].port_key) == nullptr) {
             diagnostics.push_back({source, "/urls/" + std::to_string(i) + "/port",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "health_spec.hpp"
+#include "split_topology.hpp"
 
 namespace carbon {
 
@@ -80,6 +81,9 @@ struct RuntimeTable {
     /// The probes per flavour and version range ("probes"); empty: none (the startup line and
     /// the ready_probe port decide readiness, as before).
     HealthTable health;
+    /// API-M's split packs: the role of each start script and what each role wires ("roles",
+    /// "wiring"); empty for runtimes without roles.
+    SplitTable split;
 
     const PortSpec* find_port(const std::string& key) const;
     bool supports_method(OffsetMethod method) const;

@@ -90,7 +90,8 @@ const std::vector<std::string> kProfileKeys = {
     "after",         "restart", "ready",     "stop_timeout_s",
     "user",          "log",     "autostart", "update_advertised_urls",
     "host",          "ports",   "script",    "$schema",
-    "description",   "limits",  "health"};
+    "description",   "limits",  "health",    "role",
+    "connect"};
 
 bool valid_name(const std::string& name) {
     if (name.empty() || name.size() > 63 || name.front() == '-') {
@@ -653,6 +654,37 @@ void read_health(JsonFieldReader& reader, Profile& profile) {
     }
 }
 
+/// "role" and "connect": an API-M pack's role is its start script's unless the profile says.
+void read_split_role(JsonFieldReader& reader, Profile& profile) {
+    const SplitTable& split = profile.table->split;
+    if (reader.has("role")) {
+        const std::string text = reader.string("role");
+        if (split.empty()) {
+            reader.error("role", profile.runtime + " has no roles; remove the field");
+        } else if (const auto role = parse_split_role(text)) {
+            profile.role = role;
+        } else if (reader.child("role")->is_string()) {
+            reader.error("role", "\"" + text + "\" is not a role" +
+                                     did_you_mean(text, split_role_names()) +
+                                     "; use one of: " + join(split_role_names(), ", "));
+        }
+    } else if (!split.empty() && !profile.script.empty()) {
+        profile.role = split.role_of_script(profile.script.stem().string());
+    }
+    if (!reader.has("connect")) {
+        return;
+    }
+    profile.connect = parse_connect(reader);
+    if (!profile.role || *profile.role == SplitRole::AllInOne) {
+        reader.error("connect",
+                     "only the packs of a split API-M deployment (control plane, gateway, "
+                     "traffic manager, key manager) connect to peers, and this instance is " +
+                         (profile.role ? describe_role(*profile.role)
+                                       : "a " + profile.runtime + " instance") +
+                         "; remove the field, or set \"role\"");
+    }
+}
+
 void check_offset_range(JsonFieldReader& reader, const Profile& profile) {
     if (!profile.offset) {
         return;
@@ -728,6 +760,7 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
     }
     read_env(reader, profile);
     profile.after = reader.string_list("after");
+    profile.after_given = reader.has("after");
     read_restart(reader, profile);
     read_ready(reader, profile);
     profile.stop_timeout_s =
@@ -758,6 +791,7 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
         apply_port_overrides(reader, profile);
         check_offset_range(reader, profile);
         read_health(reader, profile);
+        read_split_role(reader, profile);
     }
     return profile;
 }
@@ -820,7 +854,7 @@ void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnos
 
 }  // namespace
 
-void check_profile_set(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics) {
+void check_profile_set(std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics) {
     std::map<std::string, const Profile*> names;
     std::map<std::filesystem::path, const Profile*> homes;
     for (const auto& p : profiles) {
@@ -848,6 +882,7 @@ void check_profile_set(const std::vector<Profile>& profiles, std::vector<Diagnos
             }
         }
     }
+    resolve_split_topology(profiles, diagnostics);  // before the graph: it adds default `after`
     check_after_graph(profiles, diagnostics);
 }
 

@@ -78,6 +78,7 @@ struct Profile {
     std::string java_home;
     std::map<std::string, std::string> env;
     std::vector<std::string> after;
+    bool after_given = false;  // "after" in the profile; without it split packs follow their peers
     RestartSettings restart;
     int ready_timeout_s = 300;
     ReadyMode ready_mode = ReadyMode::LineOrPort;
@@ -89,6 +90,11 @@ struct Profile {
     bool update_advertised_urls = false;
     std::string host = "localhost";  // host name used in the URLs shown to operators
     ResourceLimits limits;
+    /// API-M split packs: the role ("role", else the start script's), the peers the profile
+    /// names ("connect"), and the peers it is paired with once the whole set is loaded.
+    std::optional<SplitRole> role;
+    ConnectSpec connect;
+    SplitPeers peers;
 
     std::filesystem::path script;     // absolute path of the start script
     std::vector<InstancePort> ports;  // resolved port set
@@ -116,8 +122,9 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
                       const RuntimeCatalog& catalog, Platform platform,
                       std::vector<Diagnostic>& diagnostics);
 
-/// Cross-profile checks: duplicate names, shared homes, unknown or cyclic `after`.
-void check_profile_set(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics);
+/// Cross-profile checks: duplicate names, shared homes, split-pack pairing ("connect"; fills
+/// `peers` and a default `after`), unknown or cyclic `after`.
+void check_profile_set(std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics);
 
 /// Resolves a runtime's port set for one home: table, then the home's config file (SI family),
 /// then the profile's "ports" overrides.

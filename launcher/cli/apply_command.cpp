@@ -101,7 +101,7 @@ int cmd_apply(const std::vector<std::string>& args) {
         return kExitUnavailable;
     }
     const auto selected = select_instances(session->plan, names);
-    const auto edits = compute_config_edits(selected, force);
+    const auto edits = compute_config_edits(session->plan, selected, force);
     const HostPorts host;
     std::size_t changes = 0;
     for (const auto& edit : edits) {

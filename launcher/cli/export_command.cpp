@@ -49,7 +49,7 @@ int cmd_export(const std::vector<std::string>& args) {
         instances.push_back(&instance);
     }
     // The units carry fixed offsets: the SI/Tooling configs must say the same before any start.
-    write_config_edits(compute_config_edits(instances, false));
+    write_config_edits(compute_config_edits(session->plan, instances, false));
     std::filesystem::create_directories(out_dir);
     for (const auto& instance : session->plan.instances) {
         // Only what the launcher itself would set: nothing of this shell's environment.

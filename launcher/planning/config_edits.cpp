@@ -3,15 +3,19 @@
 #include "config_patch.hpp"
 #include "diagnostics.hpp"
 #include "planning/config_writer.hpp"
+#include "split_wiring.hpp"
 
 namespace carbon {
 
-std::vector<ConfigFileEdit> compute_config_edits(const std::vector<const InstancePlan*>& instances,
+std::vector<ConfigFileEdit> compute_config_edits(const Plan& plan,
+                                                 const std::vector<const InstancePlan*>& instances,
                                                  bool force) {
     std::vector<ConfigFileEdit> edits;
     std::vector<Diagnostic> problems;
     for (const InstancePlan* instance : instances) {
-        const auto file = patched_config_file(*instance->profile);
+        const auto offset_file = patched_config_file(*instance->profile);
+        const auto wiring_file = wired_config_file(plan, *instance);
+        const auto& file = offset_file.empty() ? wiring_file : offset_file;
         if (file.empty()) {
             continue;
         }
@@ -19,6 +23,9 @@ std::vector<ConfigFileEdit> compute_config_edits(const std::vector<const Instanc
             std::string before = read_config_for_patch(file);
             std::string after =
                 patch_instance_config(*instance->profile, instance->offset, before, force);
+            if (!wiring_file.empty()) {  // API-M: the same deployment.toml as the offset's
+                after = patch_wiring(plan, *instance, after, file);
+            }
             edits.push_back({instance, file, std::move(before), std::move(after)});
         } catch (const ConfigError& e) {
             problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());

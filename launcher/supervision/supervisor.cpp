@@ -20,6 +20,7 @@
 #include "planning/config_edits.hpp"
 #include "planning/preflight.hpp"
 #include "planning/state_store.hpp"
+#include "split_wiring.hpp"
 #include "version.hpp"
 
 namespace asio = boost::asio;
@@ -63,17 +64,19 @@ void write_configs(const Plan& plan) {
     for (const auto& instance : plan.instances) {
         instances.push_back(&instance);
     }
-    const auto edits = compute_config_edits(instances, false);
+    const auto edits = compute_config_edits(plan, instances, false);
     write_config_edits(edits);
     for (const auto& edit : edits) {
         if (edit.changes()) {
-            spdlog::info("wrote the offset into {}", edit.file.string());
+            spdlog::info("wrote the offset or peer settings into {}", edit.file.string());
         }
     }
 }
 
-std::string fingerprint(const Profile& profile, int offset) {
-    return profile.fingerprint + "@" + std::to_string(offset);
+// The peer settings count too: a split pack whose peer moved is re-wired and restarted.
+std::string fingerprint(const Plan& plan, const InstancePlan& planned) {
+    return planned.profile->fingerprint + "@" + std::to_string(planned.offset) + "|" +
+           wiring_fingerprint(plan, planned);
 }
 
 }  // namespace
@@ -158,7 +161,7 @@ void Supervisor::add_instance(const InstancePlan& planned,
     // The profile shares the session's lifetime: it points into the session's port tables.
     std::shared_ptr<const Profile> profile(session, planned.profile);
     const std::string name = profile->name;
-    fingerprints_[name] = fingerprint(*profile, planned.offset);
+    fingerprints_[name] = fingerprint(session->plan, planned);
     auto instance = std::make_unique<SupervisedProcess>(
         io_, profile, planned.offset, paths_for(name), host_,
         [this](SupervisedProcess& changed) { on_state_change(changed); });
@@ -340,8 +343,7 @@ ReloadResult Supervisor::reload() {
         const std::string& name = planned.profile->name;
         planned_names.insert(name);
         const auto it = instances_.find(name);
-        if (it != instances_.end() &&
-            fingerprints_[name] == fingerprint(*planned.profile, planned.offset)) {
+        if (it != instances_.end() && fingerprints_[name] == fingerprint(shared->plan, planned)) {
             continue;  // unchanged: not touched
         }
         if (it != instances_.end()) {
