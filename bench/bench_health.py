@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from bench_profiles import lightweight
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TARGET_CPU_PERCENT = 1.0
 
@@ -37,10 +39,10 @@ def make_instances(root, sim, count, interval_s):
         subprocess.run([str(REPO / "scripts" / "make-sim-home.sh"), "api-manager", str(home), str(sim)],
                        check=True, timeout=60, stdout=subprocess.DEVNULL)
         (home / "sim.json").write_text(json.dumps({"start_delay_ms": 100, "stop_delay_ms": 50}))
-        profile = {"name": name, "runtime": "api-manager", "home": str(home), "java_home": "/usr",
+        profile = {"name": name, "runtime": "api-manager", "home": str(home),
                    "stop_timeout_s": 10,
                    "health": {"liveness": {"interval_s": interval_s}}}
-        (profiles / f"{name}.json").write_text(json.dumps(profile))
+        (profiles / f"{name}.json").write_text(json.dumps(lightweight(root, profile)))
     return profiles
 
 

@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+from bench_profiles import lightweight
+
 IDLE_SCRIPT = """#!/bin/sh
 echo "WSO2 Carbon started in 0 sec"
 exec sleep 3600
@@ -42,8 +44,8 @@ def main():
         (home / "bin").mkdir(parents=True)
         (home / "bin" / "api-manager.sh").write_text(IDLE_SCRIPT)
         (home / "bin" / "api-manager.sh").chmod(0o755)
-        (profiles / f"w{i}.json").write_text(json.dumps({"name": f"w{i}", "runtime": "api-manager",
-                                                         "home": str(home), "stop_timeout_s": 5}))
+        (profiles / f"w{i}.json").write_text(json.dumps(lightweight(root, {"name": f"w{i}", "runtime": "api-manager",
+                                                                         "home": str(home), "stop_timeout_s": 5})))
     sock_path = root / "control.sock"
     log = open(root / "launcher.log", "w")
     proc = subprocess.Popen([launcher, "run", "--profiles", str(profiles), "--state-dir", str(root / "state"),

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from bench_profiles import lightweight
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 SLOW_STOP_SCRIPT = """#!/bin/sh
@@ -116,7 +118,7 @@ class Launcher:
             profile = {"name": f"w{i}", "runtime": "api-manager", "home": str(home), "offset": "auto",
                        "stop_timeout_s": 10, "args": args or [],
                        "restart": restart or {"delay_ms": 1000, "max_retries": 5}}
-            (self.profiles / f"w{i}.json").write_text(json.dumps(profile))
+            (self.profiles / f"w{i}.json").write_text(json.dumps(lightweight(self.root, profile)))
         self.log = open(self.root / "launcher.log", "w")
         # A socket of its own: as root the default is the system's /run/carbon-launcher.
         self.proc = subprocess.Popen([str(build / "bin" / "carbon-launcher"), "run", "--profiles",

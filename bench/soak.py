@@ -49,6 +49,8 @@ import tempfile
 import threading
 import time
 
+from bench_profiles import lightweight
+
 # The control protocol version (common/control_protocol.hpp, kControlProtocolVersion).
 PROTOCOL = 2
 
@@ -444,7 +446,7 @@ class Soak:
                        "restart": {"policy": "always", "delay_ms": 100, "max_delay_ms": 1000,
                                    "max_retries": 1000000, "reset_after_s": 1},
                        "log": {"max_size_mb": LOG_MAX_MB, "max_files": LOG_MAX_FILES}}
-            (self.profiles / f"{name}.json").write_text(json.dumps(profile))
+            (self.profiles / f"{name}.json").write_text(json.dumps(lightweight(self.root, profile)))
 
     def start(self):
         command = [self.launcher, "run", "--profiles", str(self.profiles), "--state-dir", str(self.state),

@@ -67,8 +67,8 @@ std::string port_phrase(int port, const InstancePort& spec, const std::string& i
 class Planner {
   public:
     Planner(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,
-            const PortProbe& host)
-        : profiles_(profiles), sticky_(sticky), host_(host) {
+            const PortProbe& host, const PlanPreferences& preferences)
+        : profiles_(profiles), sticky_(sticky), host_(host), preferences_(preferences) {
         for (const auto& profile : profiles_) {
             InstancePlan instance;
             instance.profile = &profile;
@@ -170,6 +170,9 @@ class Planner {
         const Profile& profile = profiles_[i];
         const int shipped = profile.table != nullptr ? profile.table->shipped_offset : 0;
         const Blocker blocker = find_blocker(profile, shipped);
+        if (preferences_.ephemeral && place_outside_ephemeral_range(i, shipped, blocker.reason)) {
+            return;
+        }
         if (shipped <= profile.max_offset() && blocker.reason.empty()) {
             assign(i, shipped, OffsetSource::Shipped);
             return;
@@ -201,6 +204,55 @@ class Planner {
                            " keeps every port free and within 65535; stop some instances, free "
                            "host ports or set explicit offsets";
         plan_.conflicts.push_back(conflict);
+    }
+
+    /// The preference pass: the shipped offset if it fits and stays out of the ephemeral range,
+    /// else the first such offset. False when there is none (the caller then ignores the range).
+    bool place_outside_ephemeral_range(std::size_t i, int shipped,
+                                       const std::string& shipped_blocker) {
+        const Profile& profile = profiles_[i];
+        const auto& shape = port_shape(profile);
+        const std::vector<bool>& avoids = offsets_avoiding_range(shape, profile.max_offset());
+        if (shipped <= profile.max_offset() && shipped_blocker.empty() && avoids[shipped]) {
+            assign(i, shipped, OffsetSource::Shipped);
+            return true;
+        }
+        // As in place_auto_instance: an offset that did not fit once never fits again.
+        int& lowest = avoiding_search_start_[shape];
+        for (int offset = lowest; offset < static_cast<int>(avoids.size()); ++offset) {
+            if (avoids[offset] && offset_fits(profile, offset)) {
+                lowest = offset;
+                if (offset != shipped && plan_.instances[i].note.empty()) {
+                    plan_.instances[i].note =
+                        "offset " + std::to_string(shipped) + " skipped: " +
+                        (shipped_blocker.empty()
+                             ? "its ports lie in the host's ephemeral port range"
+                             : shipped_blocker);
+                }
+                assign(i, offset, OffsetSource::Chosen);
+                return true;
+            }
+        }
+        lowest = static_cast<int>(avoids.size());
+        return false;
+    }
+
+    /// For each offset up to `max_offset`: true when no moving port of `shape` lands on a port
+    /// an outgoing connection may take. Computed once per shape.
+    const std::vector<bool>& offsets_avoiding_range(const std::vector<int>& shape, int max_offset) {
+        auto [it, inserted] = avoiding_offsets_.try_emplace(shape);
+        if (inserted) {
+            it->second.assign(static_cast<std::size_t>(std::max(max_offset, -1) + 1), true);
+            for (int offset = 0; offset <= max_offset; ++offset) {
+                for (const int base : shape) {
+                    if (preferences_.exposed(base + offset)) {
+                        it->second[static_cast<std::size_t>(offset)] = false;
+                        break;
+                    }
+                }
+            }
+        }
+        return it->second;
     }
 
     /// Empty when every moving port of `profile` at `offset` is in range and free.
@@ -341,6 +393,9 @@ class Planner {
     const std::vector<Profile>& profiles_;
     const std::map<std::string, int>& sticky_;
     const PortProbe& host_;
+    const PlanPreferences& preferences_;
+    std::map<std::vector<int>, std::vector<bool>> avoiding_offsets_;
+    std::map<std::vector<int>, int> avoiding_search_start_;
     Plan plan_;
     PortLedger ledger_;
     std::map<std::vector<int>, int> search_start_;
@@ -348,10 +403,16 @@ class Planner {
 
 }  // namespace
 
+bool PlanPreferences::exposed(int port) const {
+    return ephemeral && ephemeral->contains(port) &&
+           std::none_of(reserved.begin(), reserved.end(),
+                        [port](const PortRange& range) { return range.contains(port); });
+}
+
 Plan plan_offsets(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,
-                  const PortProbe& host) {
+                  const PortProbe& host, const PlanPreferences& preferences) {
     // The ledger is two 64K-entry arrays: keep it off the stack.
-    auto planner = std::make_unique<Planner>(profiles, sticky, host);
+    auto planner = std::make_unique<Planner>(profiles, sticky, host, preferences);
     return planner->run();
 }
 

@@ -9,6 +9,24 @@
 
 namespace carbon {
 
+/// An inclusive port range, as /proc/sys/net/ipv4/ip_local_port_range and
+/// ip_local_reserved_ports write them.
+struct PortRange {
+    int first = 0;
+    int last = 0;
+    bool contains(int port) const { return port >= first && port <= last; }
+};
+
+/// Ports the planner keeps instances out of when it can: the host's ephemeral range, minus the
+/// ports reserved from it (an outgoing connection may take an unreserved one before a JVM
+/// binds it).
+struct PlanPreferences {
+    std::optional<PortRange> ephemeral;
+    std::vector<PortRange> reserved;
+    /// True when `port` may be taken by an outgoing connection.
+    bool exposed(int port) const;
+};
+
 /// Who holds a port on the host, as far as we could see.
 struct PortHolder {
     std::optional<int> pid;  // empty: the socket is listed but its owner is not visible to us
@@ -71,7 +89,10 @@ struct Plan {
 /// Picks one offset per instance. Explicit offsets are checked, never moved; `auto` instances
 /// keep their sticky offset while it fits, else take the runtime's shipped offset if it fits,
 /// else the smallest offset that fits. Deterministic for the same inputs.
+/// With `preferences`, an auto instance takes the first fitting offset (its shipped one
+/// included) whose ports stay out of the ephemeral range, and only when none exists the first
+/// that fits.
 Plan plan_offsets(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,
-                  const PortProbe& host);
+                  const PortProbe& host, const PlanPreferences& preferences = {});
 
 }  // namespace carbon

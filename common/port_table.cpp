@@ -228,11 +228,22 @@ RuntimeTable parse_runtime_table(const std::string& json_text,
                              json_type_name(*probes));
         }
     }
+    if (const auto* host = reader.child("host")) {
+        if (host->is_object()) {
+            JsonFieldReader host_reader(*host, source, "/host", diagnostics);
+            table.host = parse_host_requirements(host_reader);
+        } else {
+            reader.error("host",
+                         "expected an object with \"jdk\", \"jdk_traps\", \"memory\" "
+                         "and \"needs\", found " +
+                             json_type_name(*host));
+        }
+    }
     table.split = parse_split_section(reader, table);
     reader.reject_unknown_keys(
         {"runtime", "display_name", "shipped_offset", "offset_methods", "scripts", "config_file",
          "pid_file", "startup_line", "ports", "urls", "advertised_urls", "family", "runtime_home",
-         "script_exit_status", "sources", "probes", "roles", "wiring"});
+         "script_exit_status", "sources", "probes", "host", "roles", "wiring"});
     for (std::size_t i = 0; i < table.urls.size(); ++i) {
         if (table.find_port(table.urls[i].port_key) == nullptr) {
             diagnostics.push_back({source, "/urls/" + std::to_string(i) + "/port",

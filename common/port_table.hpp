@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "health_spec.hpp"
+#include "host_requirements.hpp"
 #include "split_topology.hpp"
 
 namespace carbon {
@@ -81,6 +82,8 @@ struct RuntimeTable {
     /// The probes per flavour and version range ("probes"); empty: none (the startup line and
     /// the ready_probe port decide readiness, as before).
     HealthTable health;
+    /// What `check` holds a host to ("host"): JDK ranges, memory, limits.
+    HostRequirements host;
     /// API-M's split packs: the role of each start script and what each role wires ("roles",
     /// "wiring"); empty for runtimes without roles.
     SplitTable split;

@@ -12,6 +12,7 @@
 #include "plan_report.hpp"
 #include "planning/config_edits.hpp"
 #include "planning/config_writer.hpp"
+#include "planning/host_checks.hpp"
 #include "planning/planning.hpp"
 #include "planning/state_store.hpp"
 #include "text_lines.hpp"
@@ -20,29 +21,6 @@ namespace po = boost::program_options;
 
 namespace carbon {
 namespace {
-
-std::vector<const InstancePlan*> select_instances(const Plan& plan,
-                                                  const std::vector<std::string>& names) {
-    std::vector<const InstancePlan*> selected;
-    std::vector<std::string> known;
-    for (const auto& instance : plan.instances) {
-        known.push_back(instance.profile->name);
-    }
-    for (const auto& name : names) {
-        const InstancePlan* instance = plan.find(name);
-        if (instance == nullptr) {
-            throw UsageError("apply: no instance named \"" + name + "\"" +
-                             did_you_mean(name, known));
-        }
-        selected.push_back(instance);
-    }
-    if (names.empty()) {
-        for (const auto& instance : plan.instances) {
-            selected.push_back(&instance);
-        }
-    }
-    return selected;
-}
 
 /// Why the instance looks alive, or "" when it does not.
 std::string why_running(const InstancePlan& instance, const HostPorts& host) {
@@ -100,7 +78,12 @@ int cmd_apply(const std::vector<std::string>& args) {
         report_plan_conflicts(session->plan);
         return kExitUnavailable;
     }
-    const auto selected = select_instances(session->plan, names);
+    if (!dry_run) {  // a JDK outside the pack's range, too little memory: refuse before writing
+        require_host_checks(*session, common.state(), [](const std::string& warning) {
+            std::cerr << "carbon-launcher: warning: " << warning << "\n";
+        });
+    }
+    const auto selected = select_instances(session->plan, names, "apply");
     const auto edits = compute_config_edits(session->plan, selected, force);
     const HostPorts host;
     std::size_t changes = 0;

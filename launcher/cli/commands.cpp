@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "cli/apply_command.hpp"
+#include "cli/check_command.hpp"
 #include "cli/cli_options.hpp"
 #include "cli/control_commands.hpp"
 #include "cli/export_command.hpp"
@@ -170,8 +171,12 @@ const std::vector<Command>& commands() {
          cmd_run},
         {"apply", "write the planned offsets into the runtimes' config files (diff, atomic)",
          cmd_apply},
+        {"check",
+         "will the instances run here? JDK, memory, ephemeral ports, limits, host name, disk",
+         cmd_check},
         {"ports", "print the built-in port tables", cmd_ports},
-        {"export", "write one systemd unit per instance (export systemd --out DIR)", cmd_export},
+        {"export", "systemd units per instance, or a sysctl.d port reservation (export --help)",
+         cmd_export},
         {"status", "state, pids, offset, uptime, restarts of a running launcher's instances",
          cmd_status},
         {"start", "start instances (--wait shows progress until ready)", cmd_start},

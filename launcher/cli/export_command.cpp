@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "child_environment.hpp"
+#include "cli/check_command.hpp"
 #include "cli/cli_options.hpp"
 #include "cli/usage_error.hpp"
 #include "exit_codes.hpp"
@@ -22,27 +23,36 @@ int cmd_export(const std::vector<std::string>& args) {
     std::string out_dir = ".";
     po::options_description options("export options");
     add_common_options(options, common);
-    options.add_options()("format", po::value(&format), "systemd")(
+    options.add_options()("format", po::value(&format), "systemd or sysctl")(
         "out", po::value(&out_dir)->value_name("DIR"), "where to write the units (default: .)")(
         "help,h", "this help");
     po::positional_options_description positional;
     positional.add("format", 1);
     if (wants_help(args)) {
-        std::cout << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n\n"
-                     "Writes carbon-NAME.service for every instance, at the offsets the planner\n"
-                     "chooses now (recorded as sticky), and writes those offsets into the SI and\n"
-                     "Tooling configs, as `apply` does. Copy the units to /etc/systemd/system.\n\n"
+        std::cout << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n"
+                     "       carbon-launcher export sysctl [--profiles DIR] [--out DIR]\n\n"
+                     "systemd: writes carbon-NAME.service for every instance, at the offsets the\n"
+                     "planner chooses now (recorded as sticky), and writes those offsets into the\n"
+                     "SI and Tooling configs, as `apply` does. Copy the units to\n"
+                     "/etc/systemd/system.\n"
+                     "sysctl: writes 60-carbon-launcher.conf, reserving every planned port from\n"
+                     "the ephemeral range (net.ipv4.ip_local_reserved_ports). Copy it to\n"
+                     "/etc/sysctl.d/ and run `sysctl --system`.\n\n"
                   << options;
         return kExitOk;
     }
     parse_command_line("export", args, options, positional);
-    if (format != "systemd") {
-        throw UsageError("export: the only format is \"systemd\"");
+    if (format != "systemd" && format != "sysctl") {
+        throw UsageError("export: unknown format \"" + format + "\"; use systemd or sysctl");
     }
     const auto session = plan_from_options(common);
     if (!session->plan.ok()) {
         report_plan_conflicts(session->plan);
         return kExitUnavailable;
+    }
+    if (format == "sysctl") {
+        save_sticky_offsets(common.state(), session->plan);  // the reserved ports stay planned
+        return export_sysctl(*session, out_dir);
     }
     std::vector<const InstancePlan*> instances;
     for (const auto& instance : session->plan.instances) {

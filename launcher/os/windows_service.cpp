@@ -22,6 +22,7 @@
 #include "os/state_lock.hpp"
 #include "os/windows_service.hpp"
 #include "os/windows_text.hpp"
+#include "planning/host_checks.hpp"
 #include "planning/planning.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -274,6 +275,10 @@ int install(const std::string& name, CommonOptions options) {
     for (const auto& conflict : session->plan.conflicts) {
         std::cerr << "carbon-launcher: warning: today's plan: " << conflict.message << "\n";
     }
+    // A JDK outside the pack's range or too little memory would fail at every boot: refuse now.
+    require_host_checks(*session, options.state(), [](const std::string& warning) {
+        std::cerr << "carbon-launcher: warning: " << warning << "\n";
+    });
     const std::string command_line = service_command_line(name, options);
     const auto scm = open_scm(SC_MANAGER_CREATE_SERVICE);
     const std::wstring display = widen("carbon-launcher (" + name + ")");

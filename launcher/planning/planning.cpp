@@ -2,6 +2,9 @@
 
 #include <iostream>
 
+#include "cli/usage_error.hpp"
+#include "diagnostics.hpp"
+#include "os/host_facts.hpp"
 #include "os/host_ports.hpp"
 #include "os/paths.hpp"
 #include "planning/start_guard.hpp"
@@ -18,13 +21,41 @@ std::unique_ptr<PlanningSession> load_session(const CommonOptions& options) {
 }
 
 void plan_session(PlanningSession& session, const StickyOffsets& sticky, const PortProbe& host) {
-    session.plan = plan_offsets(session.profiles, sticky, host);
+    // Keep ports out of the ephemeral range where an offset allows (check warns otherwise).
+    PlanPreferences preferences;
+    preferences.ephemeral = read_ephemeral_range();
+    preferences.reserved = read_reserved_ports();
+    session.plan = plan_offsets(session.profiles, sticky, host, preferences);
 }
 
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {
     auto session = load_session(options);
     plan_session(*session, load_sticky_offsets(options.state()), HostPorts());
     return session;
+}
+
+std::vector<const InstancePlan*> select_instances(const Plan& plan,
+                                                  const std::vector<std::string>& names,
+                                                  const std::string& command) {
+    std::vector<const InstancePlan*> selected;
+    std::vector<std::string> known;
+    for (const auto& instance : plan.instances) {
+        known.push_back(instance.profile->name);
+    }
+    for (const auto& name : names) {
+        const InstancePlan* instance = plan.find(name);
+        if (instance == nullptr) {
+            throw UsageError(command + ": no instance named \"" + name + "\"" +
+                             did_you_mean(name, known));
+        }
+        selected.push_back(instance);
+    }
+    if (names.empty()) {
+        for (const auto& instance : plan.instances) {
+            selected.push_back(&instance);
+        }
+    }
+    return selected;
 }
 
 std::vector<std::string> describe_plan_conflicts(const Plan& plan, const std::string& consequence) {

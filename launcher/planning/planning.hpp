@@ -30,6 +30,12 @@ void plan_session(PlanningSession& session, const StickyOffsets& sticky, const P
 /// load_session, then plan_session with the state dir's sticky offsets and the host's ports.
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options);
 
+/// The planned instances named `names` (all when empty), in the order given; an unknown name
+/// is a UsageError for `command`, with a "did you mean".
+std::vector<const InstancePlan*> select_instances(const Plan& plan,
+                                                  const std::vector<std::string>& names,
+                                                  const std::string& command);
+
 /// The lines that explain a plan's conflicts, in every place that meets them: each conflict,
 /// then `consequence` (what was not done).
 std::vector<std::string> describe_plan_conflicts(const Plan& plan, const std::string& consequence);

@@ -18,6 +18,7 @@
 #include "os/process_probe.hpp"
 #include "plan_report.hpp"
 #include "planning/config_edits.hpp"
+#include "planning/host_checks.hpp"
 #include "planning/preflight.hpp"
 #include "planning/state_store.hpp"
 #include "split_wiring.hpp"
@@ -135,6 +136,16 @@ void Supervisor::start_supervising(std::shared_ptr<PlanningSession> session) {
             spdlog::error("{}", line);
         }
         exit_code_ = kExitUnavailable;
+        signals_.cancel();
+        io_.stop();
+        return;
+    }
+    try {  // a JDK outside the pack's range, too little memory: refuse before anything starts
+        require_host_checks(*session, options_.state(),
+                            [](const std::string& warning) { spdlog::warn("{}", warning); });
+    } catch (const ExitError& e) {
+        spdlog::error("{}", e.what());
+        exit_code_ = e.exit_code();
         signals_.cancel();
         io_.stop();
         return;

@@ -23,6 +23,24 @@ CONFIGS = {"api-manager": ("apim-deployment.toml", "repository/conf/deployment.t
            "si-tooling": ("si-tooling-deployment.yaml", "conf/server/deployment.yaml")}
 
 
+SIM_JDK_VERSION = "17.0.12"
+# Simulated JVMs need no heap; `check` (run by `run` and `apply`) counts what a real one would.
+SIM_JAVA_OPTS = "-Xmx64m"
+
+
+def make_sim_jdk(folder):
+    """A simulated JDK: the simulated JVMs need nothing of it; `check` reads its release file."""
+    (folder / "bin").mkdir(parents=True, exist_ok=True)
+    (folder / "release").write_text(f'JAVA_VERSION="{SIM_JDK_VERSION}"\n')
+    return folder
+
+
+def sim_profile_defaults(root, fields):
+    """`fields` with a simulated JDK and a small heap unless they set their own."""
+    env = {"JAVA_OPTS": SIM_JAVA_OPTS, **fields.get("env", {})}
+    return {"java_home": str(make_sim_jdk(root / "jdk")), **fields, "env": env}
+
+
 class Workspace:
     """A temp folder with homes/, profiles/ and state/, removed at the end."""
 
@@ -46,7 +64,7 @@ class Workspace:
         (home / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(FIXTURES / source, home / target)
         profile = {"name": name, "runtime": runtime, "home": str(home)}
-        profile.update(fields)
+        profile.update(sim_profile_defaults(self.root, fields))
         (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
         return home
 
@@ -189,9 +207,9 @@ def add_sim_instance(ws, name, runtime, sim=None, **fields):
     if not home.exists():
         subprocess.run([str(MAKE_SIM_HOME), runtime, str(home), SIM], check=True, timeout=30)
     (home / "sim.json").write_text(json.dumps({"start_delay_ms": 150, "stop_delay_ms": 150, **(sim or {})}))
-    profile = {"name": name, "runtime": runtime, "home": str(home), "java_home": "/usr",
+    profile = {"name": name, "runtime": runtime, "home": str(home),
                "stop_timeout_s": 5, "restart": {"delay_ms": 200, "max_delay_ms": 2000, "max_retries": 3}}
-    profile.update(fields)
+    profile.update(sim_profile_defaults(ws.root, fields))
     (ws.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))
     return home
 

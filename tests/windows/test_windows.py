@@ -171,6 +171,7 @@ class Workspace:
         self.profiles.mkdir()
         jdk = self.root / "jdk"
         (jdk / "bin").mkdir(parents=True)  # JAVA_HOME must exist; the simulated JVM needs nothing in it
+        (jdk / "release").write_text('JAVA_VERSION="17.0.12"\n')  # read by the host checks
         self.homes = {}
         for name in names:
             runtime = "streaming-integrator" if name.startswith("si") else "api-manager"
@@ -183,7 +184,8 @@ class Workspace:
             (home / "bin" / script).write_text(wso2_shaped_bat(runtime) if wso2_shaped else passthrough_bat(runtime))
             (home / "sentinel.txt").write_text("the pack\n")  # must survive every start
             profile = {"name": name, "runtime": runtime, "home": windows_path(home),
-                       "offset": "auto", "java_home": windows_path(jdk), "stop_timeout_s": 3}
+                       "offset": "auto", "java_home": windows_path(jdk), "stop_timeout_s": 3,
+                       "env": {"JAVA_OPTS": "-Xmx64m"}}  # the host checks count a real JVM's heap
             if restart:
                 profile["restart"] = restart
             (self.profiles / f"{name}.json").write_text(json.dumps(profile, indent=2))

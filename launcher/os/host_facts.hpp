@@ -1,0 +1,40 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "host_check.hpp"
+
+namespace carbon {
+
+/// The host's figures for `check`: memory, ephemeral ports, limits, host name, the state dir.
+/// Linux reads /proc, /sys/fs/cgroup and getrlimit; Windows GlobalMemoryStatusEx.
+HostFacts read_host_facts(const std::filesystem::path& state_dir);
+
+/// net.ipv4.ip_local_port_range minus nothing (nullopt where it cannot be read, or on Windows):
+/// the planner prefers offsets whose ports stay out of it.
+std::optional<PortRange> read_ephemeral_range();
+
+/// net.ipv4.ip_local_reserved_ports (empty where it cannot be read, or on Windows).
+std::vector<PortRange> read_reserved_ports();
+
+/// One planned instance's JDK, script, environment and disk, as its start will see them.
+InstanceFacts read_instance_facts(const InstancePlan& plan,
+                                  const std::map<std::string, std::string>& launcher_env);
+
+// Platform siblings (host_facts_linux.cpp, host_facts_windows.cpp).
+
+/// Memory, ephemeral ports, limits and cgroup of this host.
+void read_platform_host_facts(HostFacts& facts);
+/// The version `java -version` prints, run bounded in time; "" with `error` set on failure.
+std::string run_java_version(const std::filesystem::path& java, std::string& error);
+/// An identifier shared by paths on the same filesystem ("" when unknown).
+std::string filesystem_of(const std::filesystem::path& path);
+
+/// Where host files are read from: "/" normally; with CARBON_LAUNCHER_TEST_HOOKS=1, the folder
+/// named by CARBON_LAUNCHER_TEST_ROOT (a fake /proc and /sys tree for end-to-end tests).
+std::filesystem::path host_files_root();
+
+}  // namespace carbon
