@@ -8,6 +8,7 @@ packages=(
     libyaml-cpp-dev libtomlplusplus-dev libsystemd-dev
     help2man dpkg-dev file systemd
     openssl libssl-dev openjdk-17-jdk-headless
+    mmdebstrap  # tests/systemd: the Debian root systemd boots in
     "$@"
 )
 missing=()

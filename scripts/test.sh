@@ -22,6 +22,10 @@ if [[ ${CARBON_TEST_SHARED_NET:-0} != 1 && $(id -u) -eq 0 ]] && unshare --net tr
 else
     echo "test: running the tests in the host's network namespace (not root, or no unshare)"
 fi
+# The Debian root of the tests under a real systemd (tests/systemd/harness.py), made here while
+# the network is there; without it e2e_systemd_pid1 is reported as skipped, with the reason.
+/usr/bin/python3 "$repo/tests/systemd/harness.py" prepare "$BUILD_DIR" ||
+    echo "test: no Debian root for tests/systemd (see above): e2e_systemd_pid1 will be skipped"
 (cd "$BUILD_DIR" && "${isolated[@]}" ctest --output-on-failure --timeout 600 "$@")
 if [[ ${CARBON_SKIP_WINDOWS:-0} != 1 ]]; then
     "$repo/scripts/test-windows.sh"  # builds (apt-get) first; its tests choose free offsets
