@@ -6,30 +6,10 @@
 #include "config_patch.hpp"
 #include "diagnostics.hpp"
 #include "text_lines.hpp"
+#include "toml_refusal.hpp"
 
 namespace carbon {
 namespace {
-
-[[noreturn]] void refuse(const std::filesystem::path& source, const std::string& setting,
-                         const std::string& message) {
-    throw ConfigError(source, setting, message + "; nothing was written");
-}
-
-std::string trim_left(const std::string& text) {
-    const auto first = text.find_first_not_of(" \t");
-    return first == std::string::npos ? "" : text.substr(first);
-}
-
-toml::table parse_or_refuse(const std::string& text, const std::filesystem::path& source,
-                            const std::string& setting, const std::string& what) {
-    try {
-        return toml::parse(text);
-    } catch (const toml::parse_error& e) {
-        refuse(source, setting,
-               what + " is not valid TOML (line " + std::to_string(e.source().begin.line) + ": " +
-                   std::string(e.description()) + ")");
-    }
-}
 
 /// "offset = 3" / "offset=3" with any spacing: the position of the value, or npos.
 std::size_t value_position(const std::string& line, const std::string& key) {
@@ -64,26 +44,27 @@ ServerTable find_server_table(const std::vector<TextLine>& lines,
                               const std::filesystem::path& source) {
     std::vector<std::size_t> headers;
     for (std::size_t i = 0; i < lines.size(); ++i) {
-        const std::string content = trim_left(lines[i].content);
+        const std::string content = without_leading_blanks(lines[i].content);
         if (content.rfind("[server]", 0) == 0) {
-            const std::string rest = trim_left(content.substr(8));
+            const std::string rest = without_leading_blanks(content.substr(8));
             if (rest.empty() || rest.front() == '#') {
                 headers.push_back(i);
             }
         }
     }
     if (headers.empty()) {
-        refuse(source, "[server] offset",
-               "there is no [server] table, so this is not an API-M deployment.toml; check the "
-               "home, or restore the file from the pack");
+        refuse_toml_edit(
+            source, "[server] offset",
+            "there is no [server] table, so this is not an API-M deployment.toml; check the "
+            "home, or restore the file from the pack");
     }
     if (headers.size() > 1) {
-        refuse(
+        refuse_toml_edit(
             source, "[server] offset",
             "[server] appears twice (" + at_line(headers[0]) + " and " + at_line(headers[1]) + ")");
     }
     std::size_t end = headers.front() + 1;
-    while (end < lines.size() && trim_left(lines[end].content).rfind('[', 0) != 0) {
+    while (end < lines.size() && without_leading_blanks(lines[end].content).rfind('[', 0) != 0) {
         ++end;
     }
     return {headers.front(), end};
@@ -93,14 +74,14 @@ ServerTable find_server_table(const std::vector<TextLine>& lines,
 void verify(const std::string& original, const std::string& patched,
             const std::filesystem::path& source, const std::string& setting,
             const std::function<void(toml::table&)>& expected_edit) {
-    toml::table expected = parse_or_refuse(original, source, setting, "the file");
+    toml::table expected = parse_toml_or_refuse(original, source, setting, "the file");
     expected_edit(expected);
-    const toml::table actual = parse_or_refuse(patched, source, setting, "the patched file");
+    const toml::table actual = parse_toml_or_refuse(patched, source, setting, "the patched file");
     if (!(expected == actual)) {
-        refuse(source, setting,
-               "the edit did not verify (the re-parsed file differs from the "
-               "original in more than " +
-                   setting + "); edit the file by hand");
+        refuse_toml_edit(source, setting,
+                         "the edit did not verify (the re-parsed file differs from the "
+                         "original in more than " +
+                             setting + "); edit the file by hand");
     }
 }
 
@@ -160,9 +141,9 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
                                      const std::filesystem::path& source) {
     const std::string setting = "[server] offset";
     if (text.find('\0') != std::string::npos) {
-        refuse(source, setting, "the file holds binary data (a NUL byte), not TOML");
+        refuse_toml_edit(source, setting, "the file holds binary data (a NUL byte), not TOML");
     }
-    parse_or_refuse(text, source, setting, "the file");
+    parse_toml_or_refuse(text, source, setting, "the file");
     auto lines = split_lines(text);
     const ServerTable server = find_server_table(lines, source);
     std::optional<std::size_t> active;
@@ -172,9 +153,10 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
         if (value_position(content, "offset") != std::string::npos) {
             active = i;  // the parser already refused a duplicate key
         } else if (!commented) {
-            const std::string trimmed = trim_left(content);
+            const std::string trimmed = without_leading_blanks(content);
             if (!trimmed.empty() && trimmed.front() == '#' &&
-                value_position(trim_left(trimmed.substr(1)), "offset") != std::string::npos) {
+                value_position(without_leading_blanks(trimmed.substr(1)), "offset") !=
+                    std::string::npos) {
                 commented = i;
             }
         }
@@ -189,7 +171,8 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
         // "#offset=0" -> "offset=N": keep the line's own spacing around '='.
         std::string& content = lines[*commented].content;
         const auto hash = content.find('#');
-        std::string uncommented = content.substr(0, hash) + trim_left(content.substr(hash + 1));
+        std::string uncommented =
+            content.substr(0, hash) + without_leading_blanks(content.substr(hash + 1));
         const std::size_t start = value_position(uncommented, "offset");
         uncommented = uncommented.substr(0, start) + number +
                       uncommented.substr(value_end(uncommented, start));
@@ -202,7 +185,7 @@ std::string patch_toml_server_offset(const std::string& text, int offset,
         toml::table* server_table = tree["server"].as_table();
         if (server_table ==
             nullptr) {  // found by the fuzzer: the text's "[server]" is not a header
-            refuse(
+            refuse_toml_edit(
                 source, setting,
                 "the parser does not read a [server] table where the text has one (is it inside a "
                 "multi-line string?); set the offset by hand");
@@ -216,9 +199,9 @@ std::string patch_advertised_urls(const std::string& text, const RuntimeTable& t
                                   const std::filesystem::path& source) {
     const std::string setting = "advertised URLs";
     if (text.find('\0') != std::string::npos) {
-        refuse(source, setting, "the file holds binary data (a NUL byte), not TOML");
+        refuse_toml_edit(source, setting, "the file holds binary data (a NUL byte), not TOML");
     }
-    parse_or_refuse(text, source, setting, "the file");
+    parse_toml_or_refuse(text, source, setting, "the file");
     auto lines = split_lines(text);
     bool changed = false;
     for (auto& line : lines) {

@@ -505,30 +505,6 @@ VersionRangeHealth read_version_range(JsonFieldReader& entry, const HealthTable&
     return range;
 }
 
-/// Every object of the array at `key`, read by `read_entry(reader_of_the_object)`.
-template <class ReadEntry>
-void for_each_table_entry(JsonFieldReader& probes, const std::string& key, ReadEntry read_entry) {
-    const auto* entries = probes.child(key);
-    if (entries == nullptr) {
-        return;
-    }
-    if (!entries->is_array()) {
-        probes.error(key, "expected an array of objects, found " + json_type_name(*entries));
-        return;
-    }
-    for (std::size_t i = 0; i < entries->size(); ++i) {
-        const std::string pointer = probes.pointer_to(key) + "/" + std::to_string(i);
-        if (!(*entries)[i].is_object()) {
-            probes.diagnostics().push_back(
-                {probes.file(), pointer,
-                 "expected an object, found " + json_type_name((*entries)[i])});
-            continue;
-        }
-        JsonFieldReader entry((*entries)[i], probes.file(), pointer, probes.diagnostics());
-        read_entry(entry);
-    }
-}
-
 void report_health_problems(JsonFieldReader& probes, const HealthSpec& health,
                             const std::vector<std::string>& port_keys, const std::string& context,
                             std::set<std::string>& reported) {
@@ -573,7 +549,7 @@ void check_health_table(JsonFieldReader& probes, const HealthTable& table,
 HealthTable parse_health_table(JsonFieldReader& probes, const std::vector<std::string>& port_keys) {
     HealthTable table;
     table.defaults = read_health_patch(probes, port_keys);
-    for_each_table_entry(probes, "flavours", [&](JsonFieldReader& entry) {
+    for_each_object_entry(probes, "flavours", [&](JsonFieldReader& entry) {
         FlavourHealth flavour = read_flavour(entry, port_keys);
         if (!flavour.name.empty() && table.find_flavour(flavour.name) != nullptr) {
             entry.error("name", "flavour \"" + flavour.name + "\" is listed twice; merge the two");
@@ -581,7 +557,7 @@ HealthTable parse_health_table(JsonFieldReader& probes, const std::vector<std::s
         }
         table.flavours.push_back(std::move(flavour));
     });
-    for_each_table_entry(probes, "versions", [&](JsonFieldReader& entry) {
+    for_each_object_entry(probes, "versions", [&](JsonFieldReader& entry) {
         table.versions.push_back(read_version_range(entry, table, port_keys));
     });
     table.version_file = probes.string("version_file");

@@ -15,25 +15,6 @@ std::optional<PackVersion> read_version(JsonFieldReader& reader, const std::stri
     return version;
 }
 
-/// Calls `read_entry` with a reader for each object of the array `key`.
-template <typename ReadEntry>
-void for_each_host_entry(JsonFieldReader& parent, const std::string& key, ReadEntry read_entry) {
-    const auto* array = parent.child(key);
-    if (array == nullptr) {
-        return;
-    }
-    if (!array->is_array()) {
-        parent.error(key, "expected an array, found " + json_type_name(*array));
-        return;
-    }
-    for (std::size_t i = 0; i < array->size(); ++i) {
-        JsonFieldReader entry((*array)[i], parent.file(),
-                              parent.pointer_to(key) + "/" + std::to_string(i),
-                              parent.diagnostics());
-        read_entry(entry);
-    }
-}
-
 JdkRange read_jdk_range(JsonFieldReader& entry) {
     JdkRange range;
     range.from = read_version(entry, "from");
@@ -135,10 +116,10 @@ const JdkRange* HostRequirements::jdk_range_for(const PackVersion& version) cons
 
 HostRequirements parse_host_requirements(JsonFieldReader& host) {
     HostRequirements requirements;
-    for_each_host_entry(host, "jdk", [&](JsonFieldReader& entry) {
+    for_each_object_entry(host, "jdk", [&](JsonFieldReader& entry) {
         requirements.jdk.push_back(read_jdk_range(entry));
     });
-    for_each_host_entry(host, "jdk_traps", [&](JsonFieldReader& entry) {
+    for_each_object_entry(host, "jdk_traps", [&](JsonFieldReader& entry) {
         requirements.jdk_traps.push_back(read_jdk_trap(entry));
     });
     requirements.memory = read_object(host, "memory", read_memory);

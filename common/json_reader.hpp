@@ -96,4 +96,30 @@ std::string base64_encode(std::string_view bytes);
 /// The bytes of RFC 4648 base64 text, or nullopt when it is not base64.
 std::optional<std::string> base64_decode(std::string_view text);
 
+/// Calls `read_entry(reader)` for each object of the array at `key` in `parent`; nothing when the
+/// key is absent; a diagnostic for a value that is not an array, and for each element that is
+/// not an object.
+template <class ReadEntry>
+void for_each_object_entry(JsonFieldReader& parent, const std::string& key, ReadEntry read_entry) {
+    const auto* entries = parent.child(key);
+    if (entries == nullptr) {
+        return;
+    }
+    if (!entries->is_array()) {
+        parent.error(key, "expected an array of objects, found " + json_type_name(*entries));
+        return;
+    }
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+        const std::string pointer = parent.pointer_to(key) + "/" + std::to_string(i);
+        if (!(*entries)[i].is_object()) {
+            parent.diagnostics().push_back(
+                {parent.file(), pointer,
+                 "expected an object, found " + json_type_name((*entries)[i])});
+            continue;
+        }
+        JsonFieldReader entry((*entries)[i], parent.file(), pointer, parent.diagnostics());
+        read_entry(entry);
+    }
+}
+
 }  // namespace carbon

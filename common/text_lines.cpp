@@ -174,4 +174,9 @@ std::string last_lines(const std::string& text, int lines) {
     return text.substr(at);
 }
 
+std::string without_leading_blanks(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t");
+    return first == std::string::npos ? "" : text.substr(first);
+}
+
 }  // namespace carbon

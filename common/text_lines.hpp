@@ -5,6 +5,9 @@
 
 namespace carbon {
 
+/// `text` without its leading spaces and tabs.
+std::string without_leading_blanks(const std::string& text);
+
 /// A line of a text file with its own terminator ("\n", "\r\n" or "" on a last line without
 /// one), so that joining the lines gives back the file byte for byte.
 struct TextLine {

@@ -6,6 +6,7 @@
 
 #include "diagnostics.hpp"
 #include "text_lines.hpp"
+#include "toml_refusal.hpp"
 
 namespace carbon {
 
@@ -18,27 +19,6 @@ std::string dotted(const std::vector<std::string>& path) {
         text += (text.empty() ? "" : ".") + segment;
     }
     return text;
-}
-
-[[noreturn]] void refuse_edit(const std::filesystem::path& source, const std::string& where,
-                              const std::string& message) {
-    throw ConfigError(source, where, message + "; nothing was written");
-}
-
-std::string without_leading_blanks(const std::string& text) {
-    const auto first = text.find_first_not_of(" \t");
-    return first == std::string::npos ? "" : text.substr(first);
-}
-
-toml::table parse_or_refuse_edit(const std::string& text, const std::filesystem::path& source,
-                                 const std::string& what) {
-    try {
-        return toml::parse(text);
-    } catch (const toml::parse_error& e) {
-        refuse_edit(source, "",
-                    what + " is not valid TOML (line " + std::to_string(e.source().begin.line) +
-                        ": " + std::string(e.description()) + ")");
-    }
 }
 
 // ---- the tree ----
@@ -460,24 +440,24 @@ void refuse_unwritable_table(const toml::table& tree, const std::vector<std::str
     }
     const toml::table* table = node->as_table();
     if (table == nullptr) {
-        refuse_edit(source, "[" + name + "]",
-                    name + " is not a table here (it is " + describe_node_kind(*node) +
-                        "); restore the table from the pack, or set its keys by hand");
+        refuse_toml_edit(source, "[" + name + "]",
+                         name + " is not a table here (it is " + describe_node_kind(*node) +
+                             "); restore the table from the pack, or set its keys by hand");
     }
     if (table->is_inline()) {
-        refuse_edit(source, "[" + name + "]",
-                    "[" + name + "] is written as an inline table (" + path.back() +
-                        " = { ... }), which the launcher does not rewrite; write it as a [" + name +
-                        "] section, or set its keys by hand");
+        refuse_toml_edit(source, "[" + name + "]",
+                         "[" + name + "] is written as an inline table (" + path.back() +
+                             " = { ... }), which the launcher does not rewrite; write it as a [" +
+                             name + "] section, or set its keys by hand");
     }
     for (const auto& [key, value] : *table) {
         if (!value.is_table() && !value.is_array_of_tables()) {
-            refuse_edit(source, "[" + name + "]",
-                        "[" + name + "] is written with dotted keys (" + path.back() + "." +
-                            std::string(key.str()) +
-                            " = ... in a parent table), which the launcher does not rewrite; "
-                            "write it as a [" +
-                            name + "] section, or set its keys by hand");
+            refuse_toml_edit(source, "[" + name + "]",
+                             "[" + name + "] is written with dotted keys (" + path.back() + "." +
+                                 std::string(key.str()) +
+                                 " = ... in a parent table), which the launcher does not rewrite; "
+                                 "write it as a [" +
+                                 name + "] section, or set its keys by hand");
         }
     }
 }
@@ -486,7 +466,7 @@ class Editor {
   public:
     Editor(const std::string& text, const std::filesystem::path& source)
         : source_(source),
-          tree_(parse_or_refuse_edit(text, source, "the file")),
+          tree_(parse_toml_or_refuse(text, source, "", "the file")),
           lines_(split_lines(text)) {}
 
     void shape(const TomlArrayShape& shape) {
@@ -494,30 +474,31 @@ class Editor {
         const std::size_t present = count_headers(lines_, shape.table, true);
         const toml::node* node = node_at(tree_, shape.table);
         if (node != nullptr && !node->is_array_of_tables()) {
-            refuse_edit(source_, name,
-                        dotted(shape.table) + " is not written as " + name +
-                            " tables; restore them from the pack, or set the keys by hand");
+            refuse_toml_edit(source_, name,
+                             dotted(shape.table) + " is not written as " + name +
+                                 " tables; restore them from the pack, or set the keys by hand");
         }
         if (node != nullptr && node->as_array()->size() != present) {
-            refuse_edit(source_, name,
-                        name + " is written inline (" + shape.table.back() +
-                            " = [{ ... }]), which the launcher does not rewrite; write each "
-                            "element as a " +
-                            name + " section, or set the keys by hand");
+            refuse_toml_edit(source_, name,
+                             name + " is written inline (" + shape.table.back() +
+                                 " = [{ ... }]), which the launcher does not rewrite; write each "
+                                 "element as a " +
+                                 name + " section, or set the keys by hand");
         }
         if (present == shape.count) {
             return;
         }
         if (present != 0 || !shape.create) {
-            refuse_edit(source_, name,
-                        name + " appears " + std::to_string(present) + " time" +
-                            (present == 1 ? "" : "s") + ", and the wiring needs " +
-                            std::to_string(shape.count) + " (" + shape.why + ")" +
-                            (present == 0 ? "; restore it from the pack"
-                                          : "; remove the extra ones so that one is written per "
-                                            "peer") +
-                            ", or set \"connect\": false in this instance's profile and wire it "
-                            "by hand");
+            refuse_toml_edit(
+                source_, name,
+                name + " appears " + std::to_string(present) + " time" + (present == 1 ? "" : "s") +
+                    ", and the wiring needs " + std::to_string(shape.count) + " (" + shape.why +
+                    ")" +
+                    (present == 0 ? "; restore it from the pack"
+                                  : "; remove the extra ones so that one is written per "
+                                    "peer") +
+                    ", or set \"connect\": false in this instance's profile and wire it "
+                    "by hand");
         }
         create_elements(shape);
     }
@@ -530,9 +511,9 @@ class Editor {
             header = find_header(lines_, place.table, false, 0);
         }
         if (!header) {
-            refuse_edit(source_, place.describe(),
-                        "no " + place.describe() + " to write " + assignment.key +
-                            " into; restore it from the pack");
+            refuse_toml_edit(source_, place.describe(),
+                             "no " + place.describe() + " to write " + assignment.key +
+                                 " into; restore it from the pack");
         }
         const std::string value = to_toml(assignment.value);
         const std::size_t end = section_end(lines_, *header);
@@ -543,10 +524,10 @@ class Editor {
             }
             const auto stop = value_end(lines_, {i, start});
             if (!stop) {
-                refuse_edit(source_, place.describe() + " " + assignment.key,
-                            assignment.key +
-                                " holds a multi-line string or a value that does "
-                                "not end; set it by hand");
+                refuse_toml_edit(source_, place.describe() + " " + assignment.key,
+                                 assignment.key +
+                                     " holds a multi-line string or a value that does "
+                                     "not end; set it by hand");
             }
             replace_span(lines_, {i, start}, *stop, value);
             return;
@@ -587,18 +568,19 @@ class Editor {
         for (const auto& assignment : assignments) {
             toml::table* table = place_table(expected, assignment.place, true);
             if (table == nullptr) {
-                refuse_edit(source_, assignment.place.describe(),
-                            "the parser does not read " + assignment.place.describe() +
-                                " where the text has it (inside a multi-line string?); set "
-                                "the keys by hand");
+                refuse_toml_edit(source_, assignment.place.describe(),
+                                 "the parser does not read " + assignment.place.describe() +
+                                     " where the text has it (inside a multi-line string?); set "
+                                     "the keys by hand");
             }
             assign_value(*table, assignment.key, assignment.value);
         }
-        const toml::table actual = parse_or_refuse_edit(patched, source_, "the patched file");
+        const toml::table actual = parse_toml_or_refuse(patched, source_, "", "the patched file");
         if (!(expected == actual)) {
-            refuse_edit(source_, "",
-                        "the edit did not verify (the re-parsed file differs from the original "
-                        "in more than the peer settings); set them by hand");
+            refuse_toml_edit(
+                source_, "",
+                "the edit did not verify (the re-parsed file differs from the original "
+                "in more than the peer settings); set them by hand");
         }
         return patched;
     }
@@ -711,8 +693,7 @@ std::string apply_toml_assignments(const std::string& text,
                                    const std::vector<TomlAssignment>& assignments,
                                    const std::filesystem::path& source) {
     if (text.find('\0') != std::string::npos) {
-        toml_edit_detail::refuse_edit(source, "",
-                                      "the file holds binary data (a NUL byte), not TOML");
+        refuse_toml_edit(source, "", "the file holds binary data (a NUL byte), not TOML");
     }
     toml_edit_detail::Editor editor(text, source);
     for (const auto& shape : shapes) {

@@ -82,8 +82,13 @@ std::string fingerprint(const Plan& plan, const InstancePlan& planned) {
 
 }  // namespace
 
-Supervisor::Supervisor(asio::io_context& io, CommonOptions options)
-    : io_(io), options_(std::move(options)), signals_(io), notifier_(io), extend_timer_(io) {
+Supervisor::Supervisor(asio::io_context& io, CommonOptions options, SupervisorSeams seams)
+    : io_(io),
+      options_(std::move(options)),
+      seams_(std::move(seams)),
+      signals_(io),
+      notifier_(io),
+      extend_timer_(io) {
     add_os_signals();
 }
 
@@ -103,9 +108,10 @@ int Supervisor::run() {
     }
     wait_for_signals();                     // SIGCHLD from the start, so no child is left a zombie
     auto session = load_session(options_);  // bad profiles: ConfigError before anything runs
-    containment_ = Containment::set_up(options_.state());
+    containment_ = seams_.containment ? seams_.containment(options_.state())
+                                      : Containment::set_up(options_.state());
     spdlog::info("containment: {}", containment_->describe());
-    host_ = std::make_shared<OsRunHost>(containment_);
+    host_ = seams_.host ? seams_.host(containment_) : std::make_shared<OsRunHost>(containment_);
     int longest_stop = 60;
     for (const auto& profile : session->profiles) {
         longest_stop = std::max(longest_stop, profile.stop_timeout_s);

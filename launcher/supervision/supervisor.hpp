@@ -3,6 +3,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,17 +15,27 @@
 #include "fleet_order.hpp"
 #include "os/service_notifier.hpp"
 #include "planning/planning.hpp"
+#include "supervision/cgroup.hpp"
 #include "supervision/leftovers.hpp"
+#include "supervision/run_host.hpp"
 #include "supervision/supervised_process.hpp"
 
 namespace carbon {
+
+/// Where the supervisor meets the OS for its instances: the containment it decides on once,
+/// and the host that spawns each run inside it. Empty: the real ones (Containment::set_up,
+/// OsRunHost); unit tests give fakes, so no process is started.
+struct SupervisorSeams {
+    std::function<std::shared_ptr<Containment>(const std::filesystem::path& state_dir)> containment;
+    std::function<std::shared_ptr<RunHost>(std::shared_ptr<Containment>)> host;
+};
 
 /// Owns every instance on one io_context: starts them in `after` order once their config is
 /// written, reaps every child (it is the child subreaper), stops them in reverse order on
 /// SIGTERM/SIGINT (a second SIGINT kills), and reloads the profiles on SIGHUP.
 class Supervisor : public ControlHandler {
   public:
-    Supervisor(boost::asio::io_context& io, CommonOptions options);
+    Supervisor(boost::asio::io_context& io, CommonOptions options, SupervisorSeams seams = {});
     ~Supervisor();
 
     /// Plans, writes configs and starts; returns the exit code once everything has stopped.
@@ -71,6 +83,7 @@ class Supervisor : public ControlHandler {
 
     boost::asio::io_context& io_;
     CommonOptions options_;
+    SupervisorSeams seams_;
     boost::asio::signal_set signals_;
     /// Cgroups or process groups, decided once at start; outlives the instances (declared first).
     std::shared_ptr<Containment> containment_;

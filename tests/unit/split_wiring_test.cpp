@@ -74,8 +74,8 @@ class SplitFleet {
         write_file(home / "repository/conf/deployment.toml", toml);
         write_file(dir_ / ("profiles/" + name + ".json"),
                    R"({"name": ")" + name + R"(", "runtime": "api-manager", "home": ")" +
-                       home.string() + R"(", "offset": )" + std::to_string(offset) + extra_fields +
-                       "}");
+                       home.generic_string() + R"(", "offset": )" + std::to_string(offset) +
+                       extra_fields + "}");
     }
 
     /// The diagnostics of loading the set (empty when it loads).
