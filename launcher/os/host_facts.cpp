@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "child_environment.hpp"
 #include "text_file.hpp"
@@ -15,14 +14,11 @@
 namespace carbon {
 namespace {
 
+/// The file's bytes, or nullopt; a FIFO or device at that path is refused, never waited on
+/// (a JAVA_HOME or a start script is outside input).
 std::optional<std::string> read_small_file(const std::filesystem::path& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
-        return std::nullopt;
-    }
-    std::ostringstream text;
-    text << file.rdbuf();
-    return text.str();
+    std::string error;
+    return read_text_file(path, error);
 }
 
 std::map<std::string, std::string> as_map(const std::vector<std::string>& assignments) {
