@@ -7,6 +7,7 @@
 #include "os/host_facts.hpp"
 #include "os/host_ports.hpp"
 #include "os/paths.hpp"
+#include "planning/running_instances.hpp"
 #include "planning/start_guard.hpp"
 #include "planning/state_store.hpp"
 
@@ -30,7 +31,10 @@ void plan_session(PlanningSession& session, const StickyOffsets& sticky, const P
 
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {
     auto session = load_session(options);
-    plan_session(*session, load_sticky_offsets(options.state()), HostPorts());
+    // Beside a running service, its own JVMs hold their planned ports: those are not conflicts.
+    const auto running = running_instance_processes(options.state());
+    const HostPortsExcept host([&running](int pid) { return running.contains(pid); });
+    plan_session(*session, load_sticky_offsets(options.state()), host);
     return session;
 }
 

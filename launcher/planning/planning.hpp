@@ -27,7 +27,8 @@ std::unique_ptr<PlanningSession> load_session(const CommonOptions& options);
 /// against the sticky offsets and the host's ports as `host` sees them.
 void plan_session(PlanningSession& session, const StickyOffsets& sticky, const PortProbe& host);
 
-/// load_session, then plan_session with the state dir's sticky offsets and the host's ports.
+/// load_session, then plan_session with the state dir's sticky offsets and the host's ports, the
+/// ports of the instances a launcher on that state dir runs now counting as their own.
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options);
 
 /// The planned instances named `names` (all when empty), in the order given; an unknown name

@@ -29,35 +29,6 @@ namespace asio = boost::asio;
 namespace carbon {
 namespace {
 
-/// Host ports as the planner should see them on a reload: ports our own instances hold are
-/// theirs to keep, not conflicts.
-class HostPortsExceptOurs : public PortProbe {
-  public:
-    explicit HostPortsExceptOurs(std::function<bool(int)> is_ours) : is_ours_(std::move(is_ours)) {}
-    bool is_held(int port) const override {
-        if (!host_.is_held(port)) {
-            return false;
-        }
-        const auto holder = host_.holder(port);
-        return !(holder.pid && ours(*holder.pid));
-    }
-    PortHolder holder(int port) const override { return host_.holder(port); }
-
-  private:
-    // One JVM holds a dozen ports: ask about each holder once.
-    bool ours(int pid) const {
-        auto known = answers_.find(pid);
-        if (known == answers_.end()) {
-            known = answers_.emplace(pid, is_ours_(pid)).first;
-        }
-        return known->second;
-    }
-
-    HostPorts host_;
-    std::function<bool(int)> is_ours_;
-    mutable std::map<int, bool> answers_;
-};
-
 /// Writes each instance's offset into its config file before anything starts; one bad file
 /// and nothing is written (ConfigError).
 void write_configs(const Plan& plan) {
@@ -332,7 +303,7 @@ ReloadResult Supervisor::reload() {
         for (const auto& [name, instance] : instances_) {
             current[name] = instance->offset();
         }
-        const HostPortsExceptOurs host([this](int pid) {
+        const HostPortsExcept host([this](int pid) {
             return std::any_of(instances_.begin(), instances_.end(), [pid](const auto& entry) {
                 return entry.second->owns_process(pid);
             });

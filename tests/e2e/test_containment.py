@@ -294,6 +294,12 @@ class ReadOnlyCgroupTest(ContainmentTestCase):
         # The limit of this mode, shown rather than hidden; clean_up ends the escapee by pid.
         self.assertTrue(alive(escapee), "without cgroups a setsid escapee is expected to survive")
 
+    def test_a_plan_beside_it_counts_the_process_groups_ports_as_its_own(self):
+        self.status()  # running
+        code, plan = self.ws.plan_json()
+        self.assertEqual(code, 0, plan["conflicts"])
+        self.assertEqual(plan["instances"][0]["offset"], record(self.ws, "apim-1")["offset"])
+
 
 class DelegatedCgroupTest(ContainmentTestCase):
     """A cgroup delegated to the launcher's user, as systemd's Delegate=yes makes one for the

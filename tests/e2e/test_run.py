@@ -278,6 +278,34 @@ class LifecycleTest(RunTestCase):
         self.assertIn(f"is held by pid {os.getpid()}", "\n".join(launcher.lines))
         self.assertEqual(launcher.count("Starting"), 0)
 
+    def test_plan_and_check_beside_the_running_launcher_count_its_ports_as_its_own(self):
+        self.add("apim-1", offset=0)  # explicit: its ports are held by its own running JVM
+        self.add("si")                 # auto: its sticky offset must not move
+        launcher = self.launch()
+        self.wait_running(launcher, ["apim-1", "si"])
+        running = {name: record(self.ws, name)["offset"] for name in ("apim-1", "si")}
+
+        code, plan = self.ws.plan_json()
+        self.assertEqual(code, 0, plan["conflicts"])
+        self.assertEqual({i["name"]: i["offset"] for i in plan["instances"]}, running)
+        dirs = ["--profiles", str(self.ws.profiles), "--state-dir", str(self.ws.state)]
+        check = self.ws.launcher("check", *dirs)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+        # A foreign holder is still one: a new profile whose port a test socket holds.
+        self.add("apim-2", offset=41)
+        with socket.socket() as blocker:
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            blocker.bind(("127.0.0.1", 9443 + 41))
+            blocker.listen(1)
+            code, plan = self.ws.plan_json()
+        self.assertEqual(code, 69)
+        self.assertIn(f"is held by pid {os.getpid()}", json.dumps(plan["conflicts"]))
+        self.assertFalse(any(c["instance"] != "apim-2" for c in plan["conflicts"]), plan["conflicts"])
+
+        launcher.signal(signal.SIGTERM)
+        self.assertEqual(launcher.wait_exit(), 0)
+
 
 if __name__ == "__main__":
     unittest.main()

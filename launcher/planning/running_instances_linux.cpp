@@ -1,0 +1,62 @@
+#include <filesystem>
+#include <string>
+
+#include "cgroup_paths.hpp"
+#include "diagnostics.hpp"
+#include "instance_record.hpp"
+#include "os/process_probe.hpp"
+#include "planning/running_instances.hpp"
+#include "text_file.hpp"
+
+namespace carbon {
+namespace {
+
+/// The processes a record names, or none when its group is no longer the recorded one. Read
+/// only: unlike the leftover check, nothing here signals or removes anything.
+std::set<int> processes_of(const InstanceRecord& record) {
+    std::set<int> pids;
+    if (!record.cgroup.empty()) {
+        // The kernel never reuses a cgroup, so whatever is in it belongs to the instance.
+        std::string error;
+        if (const auto procs = read_text_file(record.cgroup / "cgroup.procs", error)) {
+            for (const int pid : parse_cgroup_procs(*procs)) {
+                pids.insert(pid);
+            }
+        }
+        return pids;
+    }
+    const auto leader = read_proc_stat(record.pgid);
+    if (record.pid <= 1 || record.pid != record.pgid || !leader ||
+        leader->start_time != record.start_time) {
+        return pids;  // the script is gone or its pid was reused: its group proves nothing
+    }
+    for (const int pid : group_members(record.pgid)) {
+        pids.insert(pid);
+    }
+    return pids;
+}
+
+}  // namespace
+
+std::set<int> running_instance_processes(const std::filesystem::path& state_dir) {
+    std::set<int> pids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(state_dir / "instances", ec)) {
+        if (entry.path().extension() != ".json") {
+            continue;
+        }
+        std::string error;
+        const auto text = read_text_file(entry.path(), error);
+        if (!text) {
+            continue;  // unreadable: its ports stay foreign, as before (the plan shows them)
+        }
+        try {
+            pids.merge(processes_of(parse_instance_record(*text, entry.path())));
+        } catch (const ConfigError&) {
+            continue;  // a damaged record is the leftover check's to report, not the planner's
+        }
+    }
+    return pids;
+}
+
+}  // namespace carbon
