@@ -3,7 +3,7 @@
 //   carbon-sim jvm --runtime RUNTIME --home HOME [-Dk=v ...]
 //
 // It behaves, in what a supervisor can observe, like the JVM that WSO2's start scripts run; each
-// behaviour is a fact with its source in tools/SIMULATION.md ([F1]..[F17] below):
+// behaviour is a fact with its source in tools/SIMULATION.md ([F1]..[F18] below):
 //   - API-M (Carbon 4): the offset is -DportOffset, else [server] offset in
 //     repository/conf/deployment.toml [F6]; the pid file is HOME/wso2carbon.pid, NUL-padded [F10].
 //   - SI and Tooling (Carbon 5): the config is CARBON_HOME/conf/<wso2.runtime>/deployment.yaml,
@@ -20,11 +20,14 @@
 //     every other port (and every SI/Tooling port) only accepts TCP connections.
 //   - SIGQUIT (CTRL_BREAK on Windows) prints a HotSpot-style thread dump on stdout and changes
 //     nothing else [F17] (sim_thread_dump.cpp).
+//   - A split API-M pack (its role from the start script that runs it) connects, once started,
+//     to every peer URL of its deployment.toml, retrying for a bounded time; one log line per
+//     URL, and an unreachable peer does not stop it [F18] (sim_peers.cpp).
 // HOME/sim.json changes its behaviour: start_delay_ms, stop_delay_ms, crash_after_ms
 // (+ crash_exit_code), exit_121_after_ms (once per marker file), ignore_sigterm, grandchild,
 // bind_host, bind_delay_ms (its ports are opened that late, as a real Carbon opens its transports
 // late in its startup: the window in which another process can take one), health_delay_ms,
-// health_status, hang_after_ms (tools/SIMULATION.md, "sim.json knobs").
+// health_status, hang_after_ms, peer_give_up_ms (tools/SIMULATION.md, "sim.json knobs").
 #ifndef _WIN32
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,6 +54,7 @@
 #include "port_table.hpp"
 #include "profile.hpp"
 #include "sim_health.hpp"
+#include "sim_peers.hpp"
 #include "sim_thread_dump.hpp"
 #include "supervision/spawn.hpp"
 #include "text_file.hpp"
@@ -74,6 +78,7 @@ struct Behaviour {
     int health_delay_ms = 0;           // after the ports open, health endpoints answer non-200
     std::optional<int> health_status;  // every health endpoint answers this instead
     std::optional<int> hang_after_ms;  // after the ready line: accepts, never answers
+    int peer_give_up_ms = 10000;       // split packs: how long each peer URL is retried
 };
 
 std::optional<int> optional_int(const nlohmann::json& json, const char* key) {
@@ -100,6 +105,7 @@ Behaviour load_behaviour(const fs::path& home) {
     b.health_delay_ms = json.value("health_delay_ms", b.health_delay_ms);
     b.health_status = optional_int(json, "health_status");
     b.hang_after_ms = optional_int(json, "hang_after_ms");
+    b.peer_give_up_ms = json.value("peer_give_up_ms", b.peer_give_up_ms);
     return b;
 }
 
@@ -328,6 +334,33 @@ void print_dumps_on_signal(asio::signal_set& signals,
     });
 }
 
+/// [F18] The peer URLs of a split API-M pack, read from its deployment.toml at startup; none
+/// for any other pack. A file that is not TOML is an error line, not a JVM that fails to start.
+std::vector<carbon_sim::PeerUrl> split_peer_urls(const carbon::RuntimeTable& table,
+                                                 const Resolved& resolved) {
+    if (table.split.empty()) {
+        return {};
+    }
+    const auto role = carbon_sim::role_from_start_script(table);
+    if (!role || *role == carbon::SplitRole::AllInOne) {
+        return {};
+    }
+    say("carbon-sim: split pack role " + carbon::to_string(*role) + " (from its start script)");
+    try {
+        return carbon_sim::peer_urls(table, *role, resolved.config_text, resolved.config,
+                                     resolved.offset);
+    } catch (const std::exception& e) {
+        say(std::string("[carbon-sim] ERROR - peer settings not read: ") + e.what());
+        return {};
+    }
+}
+
+carbon_sim::PeerConnections::Timing peer_timing(const Behaviour& behaviour) {
+    carbon_sim::PeerConnections::Timing timing;
+    timing.give_up_after = std::chrono::milliseconds(behaviour.peer_give_up_ms);
+    return timing;
+}
+
 void announce(const std::string& runtime, const carbon::RuntimeTable& table,
               const Resolved& resolved, const std::map<std::string, std::string>& properties,
               const std::vector<std::string>& args) {
@@ -387,6 +420,10 @@ int run_jvm(const std::string& runtime, const fs::path& home,
     };
     asio::io_context io;
     std::vector<Listener> listeners;
+    std::optional<carbon_sim::PeerConnections> peers;
+    if (auto urls = split_peer_urls(*table, resolved); !urls.empty()) {
+        peers.emplace(io, std::move(urls), peer_timing(behaviour), say);
+    }
 #ifndef _WIN32
     if (behaviour.grandchild && ::fork() == 0) {
         // A helper process of the JVM in the same group. (API-M 4.3+'s diagnostics tool is a
@@ -417,6 +454,9 @@ int run_jvm(const std::string& runtime, const fs::path& home,
             start_timer.cancel();
             event_timer.cancel();
             hang_timer.cancel();
+            if (peers) {
+                peers->stop();
+            }
             stop_timer.expires_after(std::chrono::milliseconds(behaviour.stop_delay_ms));
             stop_timer.async_wait([&](const boost::system::error_code& wait_ec) {
                 if (!wait_ec) {
@@ -437,6 +477,10 @@ int run_jvm(const std::string& runtime, const fs::path& home,
         std::snprintf(line, sizeof line, "[carbon-sim] INFO - %s started in %.3f sec",
                       server_name(*table, resolved).c_str(), seconds);
         say(line);
+        if (peers) {
+            // After startup, as Carbon's JMS listeners subscribe once the server has started.
+            peers->start();
+        }
         if (behaviour.hang_after_ms) {
             hang_timer.expires_after(std::chrono::milliseconds(*behaviour.hang_after_ms));
             hang_timer.async_wait([&](const boost::system::error_code& e) {

@@ -3,7 +3,9 @@ write them into each pack's deployment.toml, at every peer's planned offset.
 
 The homes are simulated (carbon-sim) with the start script of each pack, and hold copies of WSO2's
 real 4.7.0 deployment.toml files, copied at test time (skipped when ../shared/fixtures/real is
-absent). Offsets 70-73 are used by no other test file."""
+absent). Each simulated pack connects to the peer URLs of its deployment.toml once started and logs
+the outcome (tools/SIMULATION.md F18): that is how the tests see that the wiring makes the packs
+reach each other. Offsets 70-73 are used by no other test file."""
 import json
 import re
 import shutil
@@ -11,7 +13,7 @@ import signal
 import tomllib
 import unittest
 
-from support import REAL_FIXTURES, InstancesTestCase, wait_until
+from support import REAL_FIXTURES, InstancesTestCase, alive, listen_on, wait_until
 
 # name -> (start script, real fixture, offset)
 PACKS = {"acp": ("api-cp", "apim-4.7.0-control-plane-deployment.toml", 70),
@@ -51,13 +53,27 @@ def port_of(url):
     return int(re.search(r":(\d+)(/|$)", url).group(1))
 
 
-class SplitDeploymentTest(InstancesTestCase):
+def urls_of(value):
+    """The URLs of a wiring row's value (a URL, a list of them, or a bool: none)."""
+    values = value if isinstance(value, list) else [value]
+    return [url for url in values if isinstance(url, str)]
+
+
+# "[carbon-sim] INFO - peer ok SETTING URL", "... ERROR - peer unreachable SETTING URL: why (...)"
+PEER_REPORT = re.compile(r" - peer (ok|unreachable|not checked) (\S+) (\S+?)(?=: | \(|$)")
+
+
+class SplitPacksTestCase(InstancesTestCase):
+    """Simulated split packs with WSO2's real 4.7.0 deployment.toml files."""
+
+    packs = PACKS
+
     def setUp(self):
         if not REAL_FIXTURES.is_dir():
             self.skipTest(f"real WSO2 config files not found at {REAL_FIXTURES}")
         super().setUp()
         self.originals = {}
-        for name, (script, fixture, offset) in PACKS.items():
+        for name, (script, fixture, offset) in self.packs.items():
             self.add_pack(name, script, fixture, offset=offset)
 
     def add_pack(self, name, script, fixture, **fields):
@@ -67,6 +83,8 @@ class SplitDeploymentTest(InstancesTestCase):
         self.originals[name] = (home / CONFIG).read_text()
         return home
 
+
+class SplitDeploymentTest(SplitPacksTestCase):
     def plan(self):
         code, plan = self.ws.plan_json()
         self.assertEqual(code, 0, plan["conflicts"])
@@ -194,6 +212,95 @@ class SplitDeploymentTest(InstancesTestCase):
         self.assertEqual(launcher.count(r"acp: \w+ -> \w+"), 2)  # its first start only
         launcher.signal(signal.SIGTERM)
         self.assertEqual(launcher.wait_exit(), 0)
+
+
+class PeerConnectionTest(SplitPacksTestCase):
+    """A control plane, a traffic manager and two gateways under `run`: each simulated pack connects
+    to the peer URLs its deployment.toml holds (F18). Wired by the launcher, every connection
+    succeeds; with "connect": false (the operator wires by hand, and here does not) the packs keep
+    their shipped settings, which point at the unshifted default ports, and report every other pack
+    unreachable."""
+
+    packs = {**PACKS, "gw2": ("gateway", "apim-4.7.0-gateway-deployment.toml", 73)}
+    maxDiff = None
+
+    def wiring_rows(self):
+        """{name: the wiring rows of the plan, for the settings that hold URLs}"""
+        code, plan = self.ws.plan_json()
+        self.assertEqual(code, 0, plan["conflicts"])
+        return {instance["name"]: [row for row in instance["wiring"] if urls_of(row["wanted"])]
+                for instance in plan["instances"]}
+
+    def peer_reports(self, name):
+        """{(setting, url): outcome} from the pack's captured output."""
+        log = self.ws.state / "logs" / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return {(match.group(2), match.group(3)): match.group(1)
+                for match in map(PEER_REPORT.search, text.splitlines()) if match}
+
+    def reports_for(self, expected):
+        """Every pack's reports once each has reported all of its `expected` settings, or None."""
+        reports = {name: self.peer_reports(name) for name in expected}
+        done = all(set(expected[name]) <= set(reports[name]) for name in expected)
+        return reports if done else None
+
+    def run_until_reported(self, expected, timeout):
+        launcher = self.launch()
+        for name in self.packs:
+            launcher.wait_for(rf"{name}: Starting -> Running", 30)
+        reports = wait_until(lambda: self.reports_for(expected), timeout=timeout, step=0.1)
+        for name in self.packs:  # what a pack could not reach did not stop it
+            self.assertTrue(alive(self.jvm(name)), f"{name}'s JVM is gone")
+        launcher.signal(signal.SIGTERM)
+        self.assertEqual(launcher.wait_exit(), 0)
+        self.assertIsNotNone(reports, {name: self.peer_reports(name) for name in expected})
+        return reports
+
+    def test_wired_packs_reach_every_peer(self):
+        rows = self.wiring_rows()
+        expected = {name: {(row_path(row), url) for row in rows[name] for url in urls_of(row["wanted"])}
+                    for name in self.packs}
+        self.assertEqual(len(expected["gw"]), 7)  # key manager 1, traffic manager 4, event hub 2
+        reports = self.run_until_reported(expected, timeout=15)
+        for name in self.packs:
+            with self.subTest(instance=name):
+                # The sim read exactly the settings the launcher wired, and reached every one.
+                self.assertEqual(reports[name], {key: "ok" for key in expected[name]})
+
+    def test_without_wiring_the_packs_cannot_reach_their_peers(self):
+        rows = self.wiring_rows()  # what the launcher would wire: the settings each pack reads
+        defaults = [9443, 8243, 8280, 9099, 8099, 9021, 8021, 5672, 9611, 9711]
+        busy = [port for port in defaults if not self.port_free(port)]
+        if busy:
+            self.skipTest(f"default ports {busy} are in use on this host: their owner would answer")
+        for name in self.packs:
+            profile = json.loads((self.ws.profiles / f"{name}.json").read_text())
+            profile["connect"] = False  # the operator wires by hand: the launcher writes nothing
+            (self.ws.profiles / f"{name}.json").write_text(json.dumps(profile))
+            sim = json.loads((self.homes[name] / "sim.json").read_text())
+            (self.homes[name] / "sim.json").write_text(json.dumps({**sim, "peer_give_up_ms": 2000}))
+        # Each setting keeps its shipped value, or the pack's default when it is commented out:
+        # either way localhost at the peer's unshifted port, where no pack listens.
+        expected = {name: {} for name in self.packs}
+        for name in self.packs:
+            for row in rows[name]:
+                for index, url in enumerate(urls_of(row["wanted"])):
+                    offset = self.packs[row["peers"][index]][2]
+                    shipped = url.replace(f":{port_of(url)}", f":{port_of(url) - offset}")
+                    expected[name][(row_path(row), shipped)] = "unreachable"
+        reports = self.run_until_reported(expected, timeout=15)
+        for name in self.packs:
+            with self.subTest(instance=name):
+                self.assertEqual(reports[name], expected[name])
+                self.assertEqual((self.homes[name] / CONFIG).read_text(), self.originals[name])
+
+    @staticmethod
+    def port_free(port):
+        sock = listen_on(port)
+        if sock is None:
+            return False
+        sock.close()
+        return True
 
 
 if __name__ == "__main__":
