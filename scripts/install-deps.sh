@@ -9,6 +9,7 @@ packages=(
     help2man dpkg-dev file systemd
     openssl libssl-dev openjdk-17-jdk-headless
     mmdebstrap  # tests/systemd: the Debian root systemd boots in
+    ansible-core  # tests/ansible: the exported role on two such roots (ansible.builtin only)
     "$@"
 )
 missing=()

@@ -175,7 +175,9 @@ const std::vector<Command>& commands() {
          "will the instances run here? JDK, memory, ephemeral ports, limits, host name, disk",
          cmd_check},
         {"ports", "print the built-in port tables", cmd_ports},
-        {"export", "systemd units per instance, or a sysctl.d port reservation (export --help)",
+        {"export",
+         "systemd units per instance, a sysctl.d port reservation, or an Ansible role (export "
+         "--help)",
          cmd_export},
         {"status", "state, pids, offset, uptime, restarts of a running launcher's instances",
          cmd_status},

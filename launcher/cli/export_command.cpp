@@ -5,6 +5,7 @@
 #include "child_environment.hpp"
 #include "cli/check_command.hpp"
 #include "cli/cli_options.hpp"
+#include "cli/export_ansible.hpp"
 #include "cli/usage_error.hpp"
 #include "exit_codes.hpp"
 #include "os/atomic_file.hpp"
@@ -23,27 +24,36 @@ int cmd_export(const std::vector<std::string>& args) {
     std::string out_dir = ".";
     po::options_description options("export options");
     add_common_options(options, common);
-    options.add_options()("format", po::value(&format), "systemd or sysctl")(
+    options.add_options()("format", po::value(&format), "systemd, sysctl or ansible")(
         "out", po::value(&out_dir)->value_name("DIR"), "where to write the units (default: .)")(
         "help,h", "this help");
     po::positional_options_description positional;
     positional.add("format", 1);
     if (wants_help(args)) {
         std::cout << "usage: carbon-launcher export systemd [--profiles DIR] [--out DIR]\n"
-                     "       carbon-launcher export sysctl [--profiles DIR] [--out DIR]\n\n"
+                     "       carbon-launcher export sysctl [--profiles DIR] [--out DIR]\n"
+                     "       carbon-launcher export ansible [--out DIR]\n\n"
                      "systemd: writes carbon-NAME.service for every instance, at the offsets the\n"
                      "planner chooses now (recorded as sticky), and writes those offsets into the\n"
                      "SI and Tooling configs, as `apply` does. Copy the units to\n"
                      "/etc/systemd/system.\n"
                      "sysctl: writes 60-carbon-launcher.conf, reserving every planned port from\n"
                      "the ephemeral range (net.ipv4.ip_local_reserved_ports). Copy it to\n"
-                     "/etc/sysctl.d/ and run `sysctl --system`.\n\n"
+                     "/etc/sysctl.d/ and run `sysctl --system`.\n"
+                     "ansible: writes an Ansible role (roles/carbon_launcher), an example\n"
+                     "playbook (site.yml) and inventory (inventory.yml, host_vars/) that run\n"
+                     "carbon-launcher on many hosts. A later export replaces the role and\n"
+                     "keeps your playbook, inventory and host_vars.\n\n"
                   << options;
         return kExitOk;
     }
     parse_command_line("export", args, options, positional);
+    if (format == "ansible") {  // the same for every host: nothing of this host is planned
+        return export_ansible(find_shipped_ansible_dir(), out_dir);
+    }
     if (format != "systemd" && format != "sysctl") {
-        throw UsageError("export: unknown format \"" + format + "\"; use systemd or sysctl");
+        throw UsageError("export: unknown format \"" + format +
+                         "\"; use systemd, sysctl or ansible");
     }
     const auto session = plan_from_options(common);
     if (!session->plan.ok()) {
