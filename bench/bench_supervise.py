@@ -4,7 +4,9 @@ figures and ratios. A benchmark, not a test: it never fails on speed.
 
   bench_supervise.py BUILD_DIR [--instances 50] [--baseline 1] [--idle-s 10] [--crashes 40]
 
-Workloads: crash-to-respawn latency of one crashing process; the supervisor's own memory (RSS,
+Workloads: crash-to-respawn latency of one crashing process, beside this machine's floor for the
+same loop (a bare spawn-and-wait loop: on a VM where fork, exec and exit take milliseconds, the
+gap above the floor is the supervisor's own work); the supervisor's own memory (RSS,
 PSS, USS) with BASELINE and with N idle instances, and what each extra instance costs; wakeups
 (context switches) of the supervisor while they idle; time to stop N instances that each take
 500 ms to stop on SIGTERM. Everything runs on this machine; every process started here is stopped
@@ -190,10 +192,34 @@ def crash_latency(kind, build, crashes):
     finally:
         sup.stop_all()
         sup.close()
-    events = [line.split() for line in record.read_text().splitlines()]
-    gaps = [(int(b[1]) - int(a[1])) / 1e6 for a, b in zip(events, events[1:]) if a[0] == "exit" and b[0] == "start"]
+    gaps = respawn_gaps(record)
     shutil.rmtree(root, ignore_errors=True)
     return statistics.median(gaps), max(gaps), len(gaps)
+
+
+def respawn_gaps(record):
+    """Milliseconds from each "exit" the crasher wrote to the "start" of the next run."""
+    events = [line.split() for line in record.read_text().splitlines()]
+    return [(int(b[1]) - int(a[1])) / 1e6 for a, b in zip(events, events[1:]) if a[0] == "exit" and b[0] == "start"]
+
+
+def respawn_floor(build, crashes):
+    """The same crash loop with no supervisor's work in it: spawn the same start script (a new
+    session, as the launcher does), wait for it, spawn it again (os.posix_spawn: vfork and exec in
+    glibc). What this machine's exit, fork and two execs cost; a supervisor's p50 above it is its
+    own work. Returns (p50, n)."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="carbon-bench-"))
+    record = root / "crasher.times"
+    script = root / "crash.sh"
+    script.write_text(f"#!/bin/sh\nexec {build / 'bin' / 'bench_crasher'} 20\n")
+    script.chmod(0o755)
+    env = dict(os.environ, CRASHER_FILE=str(record))
+    for _ in range(crashes + 1):
+        pid = os.posix_spawn(str(script), [str(script)], env, setsid=True)
+        os.waitpid(pid, 0)
+    gaps = respawn_gaps(record)
+    shutil.rmtree(root, ignore_errors=True)
+    return statistics.median(gaps), len(gaps)
 
 
 def idle_memory(kind, build, count):
@@ -251,6 +277,9 @@ def main():
         print("supervisord not installed (apt-get install supervisor): measuring carbon-launcher alone")
     kinds = [k for k in kinds if options.only in (None, k.name)]
     n, base = options.instances, options.baseline
+    floor_p50, floor_samples = respawn_floor(options.build, options.crashes)
+    print(f"this machine's floor:  p50 {floor_p50:8.2f} ms (n={floor_samples}): the same crash loop as a bare "
+          f"spawn-and-wait loop, no supervisor (load average {os.getloadavg()[0]:.2f})")
     results = {}
     for kind in kinds:
         p50, worst, samples = crash_latency(kind, options.build, options.crashes)
@@ -261,7 +290,8 @@ def main():
         results[kind.name] = (p50, worst, samples, large, wakeups, stop_s, small, growth)
         launcher = kind is Launcher
         print(f"{kind.name}:")
-        print(f"  crash-to-respawn      p50 {p50:8.2f} ms (max {worst:.2f}, n={samples})" +
+        print(f"  crash-to-respawn      p50 {p50:8.2f} ms (max {worst:.2f}, n={samples}), "
+              f"{p50 - floor_p50:+.2f} ms over the floor" +
               (f"   target p50 <= {TARGET_RESPAWN_P50_MS} ms: {verdict(p50, TARGET_RESPAWN_P50_MS)}"
                if launcher else ""))
         print(f"  memory, {base:3d} instance{'s' if base > 1 else ' '}  {small.describe()}")
