@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <set>
+#include <vector>
+
+#include "instance_record.hpp"
 
 namespace carbon {
 
@@ -12,5 +15,16 @@ namespace carbon {
 /// hold count as theirs, not as a foreign holder. Empty where nothing runs, or where records
 /// cannot be matched to processes (Windows: see the sibling).
 std::set<int> running_instance_processes(const std::filesystem::path& state_dir);
+
+/// One record of STATE/instances and the file it was read from.
+struct RecordFile {
+    std::filesystem::path file;
+    InstanceRecord record;
+};
+
+/// The readable, well-formed records in STATE/instances. Unreadable and damaged ones are skipped:
+/// their ports stay foreign, as the plan then shows, and reporting them is the leftover check's
+/// job (leftovers_linux.cpp), not the planner's.
+std::vector<RecordFile> read_instance_records(const std::filesystem::path& state_dir);
 
 }  // namespace carbon

@@ -2,8 +2,6 @@
 #include <string>
 
 #include "cgroup_paths.hpp"
-#include "diagnostics.hpp"
-#include "instance_record.hpp"
 #include "os/process_probe.hpp"
 #include "planning/running_instances.hpp"
 #include "text_file.hpp"
@@ -40,21 +38,8 @@ std::set<int> processes_of(const InstanceRecord& record) {
 
 std::set<int> running_instance_processes(const std::filesystem::path& state_dir) {
     std::set<int> pids;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(state_dir / "instances", ec)) {
-        if (entry.path().extension() != ".json") {
-            continue;
-        }
-        std::string error;
-        const auto text = read_text_file(entry.path(), error);
-        if (!text) {
-            continue;  // unreadable: its ports stay foreign, as before (the plan shows them)
-        }
-        try {
-            pids.merge(processes_of(parse_instance_record(*text, entry.path())));
-        } catch (const ConfigError&) {
-            continue;  // a damaged record is the leftover check's to report, not the planner's
-        }
+    for (const auto& [file, record] : read_instance_records(state_dir)) {
+        pids.merge(processes_of(record));
     }
     return pids;
 }

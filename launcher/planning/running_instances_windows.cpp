@@ -11,10 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "diagnostics.hpp"
-#include "instance_record.hpp"
 #include "planning/running_instances.hpp"
-#include "text_file.hpp"
 
 namespace carbon {
 namespace {
@@ -80,31 +77,17 @@ void add_descendants(DWORD root, const std::multimap<DWORD, DWORD>& children, st
 
 std::set<int> running_instance_processes(const std::filesystem::path& state_dir) {
     std::set<int> pids;
-    std::error_code ec;
     std::optional<std::multimap<DWORD, DWORD>> children;  // one snapshot, taken when needed
-    for (const auto& entry : std::filesystem::directory_iterator(state_dir / "instances", ec)) {
-        if (entry.path().extension() != ".json") {
-            continue;
-        }
-        std::string error;
-        const auto text = read_text_file(entry.path(), error);
-        if (!text) {
-            continue;
-        }
-        try {
-            const InstanceRecord record = parse_instance_record(*text, entry.path());
-            // The record is written after its script started: a process created later than
-            // the record (a stale one, after a crash) only reuses the pid.
-            const auto root_created = creation_time(static_cast<DWORD>(record.pid));
-            const auto written = record_written_at(entry.path());
-            if (record.pid > 0 && root_created && written && *root_created <= *written) {
-                if (!children) {
-                    children = children_by_parent();
-                }
-                add_descendants(static_cast<DWORD>(record.pid), *children, pids);
+    for (const auto& [file, record] : read_instance_records(state_dir)) {
+        // The record is written after its script started: a process created later than the
+        // record (a stale one, after a crash) only reuses the pid.
+        const auto root_created = creation_time(static_cast<DWORD>(record.pid));
+        const auto written = record_written_at(file);
+        if (record.pid > 0 && root_created && written && *root_created <= *written) {
+            if (!children) {
+                children = children_by_parent();
             }
-        } catch (const ConfigError&) {
-            continue;
+            add_descendants(static_cast<DWORD>(record.pid), *children, pids);
         }
     }
     return pids;
