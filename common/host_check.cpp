@@ -69,6 +69,26 @@ std::vector<std::string> split_words(std::string_view text) {
     return words;
 }
 
+/// netsh's rule under a table's header: "----------    --------".
+bool is_dashed_rule(std::string_view line) {
+    const std::string text = trim(line);
+    return text.size() >= 2 && text.find_first_not_of("- \t") == std::string::npos;
+}
+
+/// "5357 5357" or "50000 50059 *" (administered) of an excluded-ports table; nullopt otherwise.
+std::optional<ExcludedPortRange> excluded_range_line(const std::vector<std::string>& words) {
+    const bool administered = words.size() == 3 && words[2] == "*";
+    if (words.size() != 2 && !administered) {
+        return std::nullopt;
+    }
+    const auto first = to_number(words[0]);
+    const auto last = to_number(words[1]);
+    if (!first || !last || *first == 0 || *first > *last || *last > 65535) {
+        return std::nullopt;
+    }
+    return ExcludedPortRange{{static_cast<int>(*first), static_cast<int>(*last)}, administered};
+}
+
 /// "1024m" -> bytes, following the JVM's size suffixes (none: bytes).
 std::optional<std::uint64_t> jvm_size(std::string_view text) {
     if (text.empty()) {
@@ -274,16 +294,72 @@ void check_memory(const std::vector<InstanceFacts>& instances, const HostFacts& 
     report.findings.push_back(finding);
 }
 
-// ---- ephemeral ports ------------------------------------------------------------------------
+// ---- ephemeral ports and Windows' excluded ranges ------------------------------------------
+
+/// "what: why", or `what` alone when why is unknown.
+std::string with_reason(const std::string& what, const std::string& why) {
+    return why.empty() ? what : what + ": " + why;
+}
+
+constexpr int kWindowsDefaultDynamicStart = 49152;
+constexpr int kWindowsMinDynamicPorts = 255;  // netsh refuses a smaller dynamic range
+
+/// "9400-9499", or "5357" for a range of one port.
+std::string port_range_text(const PortRange& range) {
+    return range.first == range.last
+               ? std::to_string(range.first)
+               : std::to_string(range.first) + "-" + std::to_string(range.last);
+}
+
+/// The excluded range (not administered) that keeps every program off `port`, or nullptr.
+const ExcludedPortRange* blocking_exclusion(const HostFacts& host, int port) {
+    if (!host.excluded) {
+        return nullptr;
+    }
+    const auto it =
+        std::find_if(host.excluded->begin(), host.excluded->end(), [port](const auto& excluded) {
+            return !excluded.administered && excluded.range.contains(port);
+        });
+    return it == host.excluded->end() ? nullptr : &*it;
+}
+
+int highest_planned_port(const std::vector<InstanceFacts>& instances) {
+    int highest = 0;
+    for (const auto& instance : instances) {
+        for (const auto& port : instance.plan->ports) {
+            highest = std::max(highest, port.port);
+        }
+    }
+    return highest;
+}
+
+/// Windows has no reserved-ports setting: the range moves above the planned ports (back to its
+/// default where that is above them), or administered exclusions keep single ports out of it.
+std::string windows_dynamic_range_fix(const std::vector<InstanceFacts>& instances,
+                                      const std::string& range_text) {
+    const int start = std::max(highest_planned_port(instances) + 1, kWindowsDefaultDynamicStart);
+    const int count = 65536 - start;
+    std::string fix = "as administrator, ";
+    if (count >= kWindowsMinDynamicPorts) {
+        fix +=
+            "move the range above every planned port (netsh int ipv4 set dynamicport tcp start=" +
+            std::to_string(start) + " num=" + std::to_string(count) + ") or ";
+    }
+    return fix +
+           "exclude these ports from it (netsh int ipv4 add excludedportrange protocol=tcp "
+           "startport=PORT numberofports=1 for each); or give the instance an \"offset\" that "
+           "puts its ports outside " +
+           range_text;
+}
 
 void check_ephemeral(const std::vector<InstanceFacts>& instances, const HostFacts& host,
                      std::vector<Finding>& findings) {
+    const std::string range_name = host.windows ? "dynamic port range" : "ephemeral range";
     if (!host.ephemeral) {
         findings.push_back({CheckLevel::Ok, "ephemeral-ports", "",
-                            host.windows
-                                ? "not measured on Windows (its dynamic range starts at "
-                                  "49152 unless changed: netsh int ipv4 show dynamicport tcp)"
-                                : "the ephemeral port range could not be read",
+                            host.windows ? with_reason("the dynamic port range was not measured",
+                                                       host.ephemeral_error)
+                                         : "the ephemeral port range could not be read",
                             "", ""});
         return;
     }
@@ -294,7 +370,8 @@ void check_ephemeral(const std::vector<InstanceFacts>& instances, const HostFact
     for (const auto& instance : instances) {
         std::vector<int> exposed;
         for (const auto& port : instance.plan->ports) {
-            if (exposure.exposed(port.port)) {
+            // A port no program can bind fails under excluded-ports: not warned twice.
+            if (exposure.exposed(port.port) && blocking_exclusion(host, port.port) == nullptr) {
                 exposed.push_back(port.port);
             }
         }
@@ -302,18 +379,92 @@ void check_ephemeral(const std::vector<InstanceFacts>& instances, const HostFact
             continue;
         }
         exposed_all.insert(exposed_all.end(), exposed.begin(), exposed.end());
-        findings.push_back({CheckLevel::Warn, "ephemeral-ports", name_of(instance),
-                            "ports " + format_reserved_ports(exposed) +
-                                " lie inside the ephemeral range " + range_text +
-                                " and are not reserved",
-                            "an outgoing connection may take one of them before the JVM binds it",
-                            "carbon-launcher export sysctl (writes a sysctl.d drop-in reserving "
+        findings.push_back(
+            {CheckLevel::Warn, "ephemeral-ports", name_of(instance),
+             "ports " + format_reserved_ports(exposed) + " lie inside the " + range_name + " " +
+                 range_text +
+                 (host.windows ? " and are not excluded from it" : " and are not reserved"),
+             "an outgoing connection may take one of them before the JVM binds it",
+             host.windows ? windows_dynamic_range_fix(instances, range_text)
+                          : "carbon-launcher export sysctl (writes a sysctl.d drop-in reserving "
                             "the planned ports), or raise the range's lower bound above them"});
     }
     if (exposed_all.empty()) {
+        findings.push_back({CheckLevel::Ok, "ephemeral-ports", "",
+                            "no planned port lies in the " + range_name + " " + range_text +
+                                (host.windows ? " unexcluded" : " unreserved"),
+                            "", ""});
+    }
+}
+
+/// The failure of an instance with ports inside excluded ranges that are not administered.
+std::optional<Finding> excluded_ports_finding(const InstanceFacts& instance,
+                                              const HostFacts& host) {
+    std::vector<int> blocked;
+    std::vector<std::string> ranges;
+    for (const auto& port : instance.plan->ports) {
+        if (const auto* excluded = blocking_exclusion(host, port.port)) {
+            blocked.push_back(port.port);
+            const auto text = port_range_text(excluded->range);
+            if (std::find(ranges.begin(), ranges.end(), text) == ranges.end()) {
+                ranges.push_back(text);
+            }
+        }
+    }
+    if (blocked.empty()) {
+        return std::nullopt;
+    }
+    std::string range_list;
+    for (const auto& text : ranges) {
+        range_list += (range_list.empty() ? "" : ", ") + text;
+    }
+    return Finding{
+        CheckLevel::Fail,
+        "excluded-ports",
+        name_of(instance),
+        "ports " + format_reserved_ports(blocked) + " lie inside the excluded port range" +
+            (ranges.size() > 1 ? "s " : " ") + range_list +
+            " (netsh int ipv4 show excludedportrange protocol=tcp; not administered: taken "
+            "by a Windows component, often Hyper-V, WSL or Docker's NAT at boot)",
+        "no program can bind a port in an excluded range although none listens there: the "
+        "JVM fails with \"An attempt was made to access a socket in a way forbidden by its "
+        "access permissions\"",
+        "give the instance an \"offset\" in " + instance.plan->profile->source.string() +
+            " that puts its ports outside; or, as administrator, keep the ports for it: net "
+            "stop winnat, netsh int ipv4 add excludedportrange protocol=tcp startport=PORT "
+            "numberofports=1 for each (an administered exclusion, which the JVM can bind), "
+            "net start winnat"};
+}
+
+void check_excluded(const std::vector<InstanceFacts>& instances, const HostFacts& host,
+                    std::vector<Finding>& findings) {
+    if (!host.windows && !host.excluded) {
+        return;  // Linux has no excluded ranges: its reserved ports only keep ephemeral use off
+    }
+    if (!host.excluded) {
         findings.push_back(
-            {CheckLevel::Ok, "ephemeral-ports", "",
-             "no planned port lies in the ephemeral range " + range_text + " unreserved", "", ""});
+            {CheckLevel::Ok, "excluded-ports", "",
+             with_reason("the excluded port ranges were not measured", host.excluded_error), "",
+             ""});
+        return;
+    }
+    bool any_blocked = false;
+    for (const auto& instance : instances) {
+        if (auto finding = excluded_ports_finding(instance, host)) {
+            findings.push_back(std::move(*finding));
+            any_blocked = true;
+        }
+    }
+    if (!any_blocked) {
+        const auto administered =
+            std::count_if(host.excluded->begin(), host.excluded->end(),
+                          [](const auto& excluded) { return excluded.administered; });
+        findings.push_back({CheckLevel::Ok, "excluded-ports", "",
+                            "no planned port lies in one of the " +
+                                std::to_string(host.excluded->size()) + " excluded port ranges (" +
+                                std::to_string(administered) +
+                                " of them administered, which the JVM can bind)",
+                            "", ""});
     }
 }
 
@@ -493,6 +644,7 @@ CheckReport run_host_checks(const std::vector<InstanceFacts>& instances, const H
     }
     check_memory(instances, host, report);
     check_ephemeral(instances, host, report.findings);
+    check_excluded(instances, host, report.findings);
     check_limits(instances, host, report.findings);
     check_hostname(host, report.findings);
     check_disk(instances, host.windows, report.findings);
@@ -677,6 +829,50 @@ std::optional<std::vector<PortRange>> parse_reserved_ports(std::string_view text
         }
         ranges.push_back({static_cast<int>(*first), static_cast<int>(*last)});
         start = comma + 1;
+    }
+    return ranges;
+}
+
+std::optional<PortRange> parse_netsh_dynamic_ports(std::string_view text) {
+    std::vector<std::uint64_t> numbers;  // start port, number of ports: whatever the labels say
+    for (const auto& line : check_input_lines(text)) {
+        const auto colon = line.rfind(':');
+        if (colon == std::string::npos) {
+            continue;
+        }
+        if (const auto number = to_number(trim(std::string_view(line).substr(colon + 1)))) {
+            numbers.push_back(*number);
+        }
+    }
+    if (numbers.size() != 2 || numbers[0] == 0 || numbers[1] == 0 ||
+        numbers[0] + numbers[1] - 1 > 65535) {
+        return std::nullopt;
+    }
+    return PortRange{static_cast<int>(numbers[0]), static_cast<int>(numbers[0] + numbers[1] - 1)};
+}
+
+std::optional<std::vector<ExcludedPortRange>> parse_netsh_excluded_ports(std::string_view text) {
+    const auto lines = check_input_lines(text);
+    auto line = std::find_if(lines.begin(), lines.end(), [](const std::string& candidate) {
+        return is_dashed_rule(candidate);
+    });
+    if (line == lines.end()) {
+        return std::nullopt;
+    }
+    std::vector<ExcludedPortRange> ranges;
+    for (++line; line != lines.end(); ++line) {
+        const auto words = split_words(*line);
+        if (words.empty()) {
+            continue;
+        }
+        if (words[0].front() == '*') {
+            break;  // the footnote: "* - Administered port exclusions."
+        }
+        const auto range = excluded_range_line(words);
+        if (!range) {
+            return std::nullopt;
+        }
+        ranges.push_back(*range);
     }
     return ranges;
 }

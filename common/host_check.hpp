@@ -31,15 +31,27 @@ struct InstanceFacts {
     std::string filesystem;                          // identifies the filesystem ("" unknown)
 };
 
+/// One of Windows' excluded port ranges (`netsh int ipv4 show excludedportrange protocol=tcp`).
+/// No program can bind a port inside one (WSAEACCES, "forbidden by its access permissions")
+/// unless it is administered: added by `netsh int ipv4 add excludedportrange`, marked "*",
+/// which only keeps Windows from handing the ports out, as Linux's reserved ports do.
+struct ExcludedPortRange {
+    PortRange range;
+    bool administered = false;
+};
+
 /// The host's figures, read by the OS shell (or faked by tests).
 struct HostFacts {
     bool windows = false;
     std::optional<std::uint64_t> mem_total;      // bytes
     std::optional<std::uint64_t> mem_available;  // bytes
     std::optional<std::uint64_t> cgroup_memory_max;
-    std::string cgroup;  // the launcher's cgroup, for the message
-    std::optional<PortRange> ephemeral;
-    std::vector<PortRange> reserved;
+    std::string cgroup;                  // the launcher's cgroup, for the message
+    std::optional<PortRange> ephemeral;  // Linux: ip_local_port_range; Windows: the dynamic range
+    std::string ephemeral_error;         // why `ephemeral` was not measured
+    std::vector<PortRange> reserved;     // Windows: the administered excluded ranges
+    std::optional<std::vector<ExcludedPortRange>> excluded;  // Windows; nullopt: not measured
+    std::string excluded_error;                              // why `excluded` was not measured
     std::optional<std::uint64_t> nofile;     // soft RLIMIT_NOFILE; nullopt: unlimited or unknown
     std::optional<std::uint64_t> nproc;      // soft RLIMIT_NPROC; nullopt: unlimited or unknown
     std::optional<std::uint64_t> tasks_max;  // the cgroup's pids.max; nullopt: none
@@ -111,6 +123,14 @@ std::optional<std::uint64_t> parse_meminfo_field(std::string_view meminfo, std::
 std::optional<PortRange> parse_port_range(std::string_view text);
 /// ip_local_reserved_ports ("8000-8010,9443"); nullopt when malformed.
 std::optional<std::vector<PortRange>> parse_reserved_ports(std::string_view text);
+/// `netsh int ipv4 show dynamicport tcp`: "Start Port : 49152" and "Number of Ports : 16384"
+/// as a range. The labels are localized, so only the order of the two numbers counts; nullopt
+/// unless there are exactly two "label : number" lines making a range within 1-65535.
+std::optional<PortRange> parse_netsh_dynamic_ports(std::string_view text);
+/// `netsh int ipv4 show excludedportrange protocol=tcp`: the "start end [*]" lines below the
+/// dashed line, up to the "* - ..." footnote. nullopt when there is no dashed line or a line
+/// below it is neither a range nor the footnote (an empty list is a host without exclusions).
+std::optional<std::vector<ExcludedPortRange>> parse_netsh_excluded_ports(std::string_view text);
 /// A cgroup v2 limit file (memory.max, pids.max): a number, or nullopt for "max" or garbage.
 std::optional<std::uint64_t> parse_cgroup_limit(std::string_view text);
 /// The heap a JVM gets from these options: the last -Xmx / -XX:MaxHeapSize, in bytes.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
 
 #include "child_environment.hpp"
 #include "text_file.hpp"
@@ -131,13 +132,17 @@ void read_state_dir(HostFacts& facts, const std::filesystem::path& state_dir) {
 
 }  // namespace
 
-std::filesystem::path host_files_root() {
+std::optional<std::filesystem::path> test_hooks_root() {
     const char* hooks = std::getenv("CARBON_LAUNCHER_TEST_HOOKS");
     const char* root = std::getenv("CARBON_LAUNCHER_TEST_ROOT");
-    if (hooks != nullptr && root != nullptr && *root != '\0') {
-        return root;
+    if (hooks != nullptr && std::string_view(hooks) == "1" && root != nullptr && *root != '\0') {
+        return std::filesystem::path(root);
     }
-    return "/";
+    return std::nullopt;
+}
+
+std::filesystem::path host_files_root() {
+    return test_hooks_root().value_or("/");
 }
 
 HostFacts read_host_facts(const std::filesystem::path& state_dir) {

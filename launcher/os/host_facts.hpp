@@ -10,14 +10,17 @@
 namespace carbon {
 
 /// The host's figures for `check`: memory, ephemeral ports, limits, host name, the state dir.
-/// Linux reads /proc, /sys/fs/cgroup and getrlimit; Windows GlobalMemoryStatusEx.
+/// Linux reads /proc, /sys/fs/cgroup and getrlimit; Windows GlobalMemoryStatusEx and netsh's
+/// dynamic and excluded port ranges.
 HostFacts read_host_facts(const std::filesystem::path& state_dir);
 
-/// net.ipv4.ip_local_port_range minus nothing (nullopt where it cannot be read, or on Windows):
-/// the planner prefers offsets whose ports stay out of it.
+/// net.ipv4.ip_local_port_range; on Windows the dynamic port range (`netsh int ipv4 show
+/// dynamicport tcp`). nullopt where it cannot be read: the planner prefers offsets whose ports
+/// stay out of it.
 std::optional<PortRange> read_ephemeral_range();
 
-/// net.ipv4.ip_local_reserved_ports (empty where it cannot be read, or on Windows).
+/// net.ipv4.ip_local_reserved_ports; on Windows the administered excluded port ranges (`netsh
+/// int ipv4 show excludedportrange protocol=tcp`, marked "*"). Empty where it cannot be read.
 std::vector<PortRange> read_reserved_ports();
 
 /// One planned instance's JDK, script, environment and disk, as its start will see them.
@@ -36,5 +39,8 @@ std::string filesystem_of(const std::filesystem::path& path);
 /// Where host files are read from: "/" normally; with CARBON_LAUNCHER_TEST_HOOKS=1, the folder
 /// named by CARBON_LAUNCHER_TEST_ROOT (a fake /proc and /sys tree for end-to-end tests).
 std::filesystem::path host_files_root();
+/// CARBON_LAUNCHER_TEST_ROOT when CARBON_LAUNCHER_TEST_HOOKS=1, else nullopt. On Windows its
+/// netsh\dynamicport.txt and netsh\excludedportrange.txt stand in for netsh's output.
+std::optional<std::filesystem::path> test_hooks_root();
 
 }  // namespace carbon

@@ -309,6 +309,150 @@ TEST_CASE("host file parsers: meminfo, port ranges, cgroup limits, heap options"
     CHECK(format_reserved_ports({9443, 9444, 9445, 8243, 9443}) == "8243,9443-9445");
 }
 
+// What netsh prints, as Windows 10/11 and Server 2022 print it (CRLF line ends).
+constexpr const char* kNetshDynamicEnglish =
+    "\r\nProtocol tcp Dynamic Port Range\r\n---------------------------------\r\n"
+    "Start Port      : 49152\r\nNumber of Ports : 16384\r\n\r\n";
+// German Windows: other labels (and no space before one colon), the same two numbers.
+constexpr const char* kNetshDynamicGerman =
+    "\r\nProtokoll tcp Dynamischer Portbereich\r\n---------------------------------\r\n"
+    "Startport       : 1024\r\nAnzahl der Ports: 64511\r\n\r\n";
+constexpr const char* kNetshExcludedEnglish =
+    "\r\nProtocol tcp Port Exclusion Ranges\r\n\r\nStart Port    End Port\r\n"
+    "----------    --------\r\n      1031        1130\r\n      5357        5357\r\n"
+    "      9400        9499\r\n     50000       50059     *\r\n\r\n"
+    "* - Administered port exclusions.\r\n\r\n";
+// German, in the console's code page 850 ("f\x81r" is "für"): only the digits are read.
+constexpr const char* kNetshExcludedGerman =
+    "\r\nPortausschlussbereiche f\x81r das Protokoll \"tcp\"\r\n\r\nStartport    Endport\r\n"
+    "----------    --------\r\n      1080        1179\r\n      9443        9443     *\r\n\r\n"
+    "* - Verwaltete Portausschl\x81sse.\r\n\r\n";
+
+TEST_CASE("netsh's dynamic port range: English and German labels, CRLF; nullopt otherwise") {
+    const auto english = parse_netsh_dynamic_ports(kNetshDynamicEnglish);
+    REQUIRE(english);
+    CHECK(english->first == 49152);
+    CHECK(english->last == 65535);
+    const auto german = parse_netsh_dynamic_ports(kNetshDynamicGerman);
+    REQUIRE(german);
+    CHECK(german->first == 1024);
+    CHECK(german->last == 65534);
+    CHECK(parse_netsh_dynamic_ports("Start Port : 49152\nNumber of Ports : 16384\n")->last ==
+          65535);
+    CHECK_FALSE(parse_netsh_dynamic_ports("").has_value());
+    CHECK_FALSE(parse_netsh_dynamic_ports("Start Port : 49152\r\n").has_value());  // cut short
+    CHECK_FALSE(parse_netsh_dynamic_ports("Start Port : 60000\nNumber of Ports : 16384\n"));
+    CHECK_FALSE(parse_netsh_dynamic_ports("Start Port : 0\nNumber of Ports : 16384\n"));
+    CHECK_FALSE(parse_netsh_dynamic_ports("Start Port : x\nNumber of Ports : y\n"));
+    CHECK_FALSE(
+        parse_netsh_dynamic_ports("The following command was not found: int ipv4 show.\r\n"));
+    CHECK_FALSE(parse_netsh_dynamic_ports("A: 1\nB: 2\nC: 3\n"));  // not the two of the table
+}
+
+TEST_CASE("netsh's excluded port ranges: administered ones marked; nullopt when unreadable") {
+    const auto english = parse_netsh_excluded_ports(kNetshExcludedEnglish);
+    REQUIRE(english);
+    REQUIRE(english->size() == 4);
+    CHECK(english->at(0).range.first == 1031);
+    CHECK(english->at(0).range.last == 1130);
+    CHECK_FALSE(english->at(0).administered);
+    CHECK(english->at(1).range.first == 5357);
+    CHECK(english->at(1).range.last == 5357);
+    CHECK(english->at(3).range.first == 50000);
+    CHECK(english->at(3).administered);
+    const auto german = parse_netsh_excluded_ports(kNetshExcludedGerman);
+    REQUIRE(german);
+    REQUIRE(german->size() == 2);
+    CHECK(german->at(1).range.first == 9443);
+    CHECK(german->at(1).administered);
+    // No exclusions at all: the table is empty, which is a measurement.
+    const auto none = parse_netsh_excluded_ports(
+        "\nProtocol tcp Port Exclusion Ranges\n\nStart Port    End Port\n"
+        "----------    --------\n\n* - Administered port exclusions.\n");
+    REQUIRE(none);
+    CHECK(none->empty());
+    CHECK_FALSE(parse_netsh_excluded_ports("").has_value());
+    CHECK_FALSE(parse_netsh_excluded_ports("      5357        5357\n"));  // no table: no rule
+    CHECK_FALSE(parse_netsh_excluded_ports("----  ----\n  5357  lots\n"));
+    CHECK_FALSE(parse_netsh_excluded_ports("----  ----\n  5400  5357\n"));
+    CHECK_FALSE(parse_netsh_excluded_ports("----  ----\n  1  70000\n"));
+    CHECK_FALSE(parse_netsh_excluded_ports("----  ----\n  1  2  3\n"));
+}
+
+TEST_CASE("windows: a planned port in the dynamic range warns with netsh's fix") {
+    CheckFixture fixture(Packs{{"a1", "api-manager", "4.4.0"}});
+    fixture.host.windows = true;
+    fixture.host.ephemeral = PortRange{1024, 64511};  // moved down, as Hyper-V setups do
+    fixture.host.excluded = std::vector<ExcludedPortRange>{};
+    auto report = fixture.run();
+    auto warned = findings_of(report, "ephemeral-ports", "a1");
+    REQUIRE(warned.size() == 1);
+    CHECK(warned[0].level == CheckLevel::Warn);
+    CHECK(warned[0].measured.find("dynamic port range 1024-64511") != std::string::npos);
+    CHECK(warned[0].fix.find("netsh int ipv4 set dynamicport tcp start=49152 num=16384") !=
+          std::string::npos);
+    CHECK(warned[0].fix.find("add excludedportrange") != std::string::npos);
+    CHECK(warned[0].fix.find("export sysctl") == std::string::npos);
+    CHECK(findings_of(report, "excluded-ports")[0].level == CheckLevel::Ok);
+    CHECK_FALSE(report.failed());
+
+    // Administered exclusions take ports out of the dynamic range, as reserved ports do on Linux.
+    fixture.host.reserved = {{1, 65535}};
+    report = fixture.run();
+    CHECK(findings_of(report, "ephemeral-ports", "a1").empty());
+    CHECK(findings_of(report, "ephemeral-ports")[0].level == CheckLevel::Ok);
+
+    fixture.host.ephemeral.reset();
+    fixture.host.ephemeral_error = "netsh.exe did not finish within 5 s";
+    const auto unmeasured = findings_of(fixture.run(), "ephemeral-ports");
+    REQUIRE(unmeasured.size() == 1);
+    CHECK(unmeasured[0].level == CheckLevel::Ok);
+    CHECK(unmeasured[0].measured ==
+          "the dynamic port range was not measured: netsh.exe did not finish within 5 s");
+}
+
+TEST_CASE("windows: a planned port in an excluded range fails, naming the range") {
+    CheckFixture fixture(Packs{{"a1", "api-manager", "4.4.0"}, {"a2", "api-manager", "4.4.0"}});
+    fixture.host.windows = true;
+    fixture.host.ephemeral = PortRange{1024, 64511};
+    fixture.host.excluded = parse_netsh_excluded_ports(kNetshExcludedEnglish);  // 9400-9499
+    REQUIRE(fixture.host.excluded);
+    const auto a1_offset = fixture.instance("a1").plan->offset;
+    REQUIRE(a1_offset == 0);
+    auto report = fixture.run();
+    CHECK(report.failed());
+    const auto failed = findings_of(report, "excluded-ports", "a1");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].level == CheckLevel::Fail);
+    CHECK(failed[0].measured.rfind("ports 9443 lie inside the excluded port range 9400-9499", 0) ==
+          0);
+    CHECK(failed[0].limit.find("forbidden by its access permissions") != std::string::npos);
+    CHECK(failed[0].fix.find("net stop winnat") != std::string::npos);
+    // 9443 fails once, under excluded-ports; the dynamic range still warns of the others.
+    const auto warned = findings_of(report, "ephemeral-ports", "a1");
+    REQUIRE(warned.size() == 1);
+    CHECK(warned[0].measured.find("9443") == std::string::npos);
+
+    // An administered exclusion keeps the port for whoever binds it: no failure.
+    for (auto& excluded : *fixture.host.excluded) {
+        excluded.administered = true;
+    }
+    report = fixture.run();
+    CHECK(findings_of(report, "excluded-ports", "a1").empty());
+    CHECK(findings_of(report, "excluded-ports")[0].measured.find("4 of them administered") !=
+          std::string::npos);
+
+    fixture.host.excluded.reset();
+    fixture.host.excluded_error = "netsh.exe exited with code 1";
+    report = fixture.run();
+    CHECK(findings_of(report, "excluded-ports")[0].measured ==
+          "the excluded port ranges were not measured: netsh.exe exited with code 1");
+    CHECK_FALSE(report.failed());
+
+    fixture.host.windows = false;  // Linux has no excluded ranges: no line at all
+    CHECK(findings_of(fixture.run(), "excluded-ports").empty());
+}
+
 TEST_CASE("the planner keeps ports out of the ephemeral range when an offset allows it") {
     CheckFixture fixture(Packs{{"a1", "api-manager", "4.4.0"}, {"a2", "api-manager", "4.4.0"}});
     PlanPreferences preferences;

@@ -1,12 +1,13 @@
 // The Windows platform files, against the real OS (run under Wine in CI): atomic replace, the
-// TCP table, the state-dir lock, and a ChildGroup's job: exit codes (a WSO2-shaped .bat's too),
-// output, kill.
+// TCP table, the state-dir lock, netsh's port ranges, and a ChildGroup's job: exit codes (a
+// WSO2-shaped .bat's too), output, kill.
 #include <doctest/doctest.h>
 #include <windows.h>
 
 #include <boost/asio.hpp>
 
 #include "os/atomic_file.hpp"
+#include "os/host_facts.hpp"
 #include "os/host_ports.hpp"
 #include "os/state_lock.hpp"
 #include "supervision/spawn.hpp"
@@ -68,6 +69,46 @@ TEST_CASE("the TCP table shows a listener of this process") {
     } else {
         MESSAGE("the TCP table names no owning pid (Wine's does not; Windows' does)");
     }
+}
+
+TEST_CASE("netsh's port ranges: test files with the hooks on, netsh bounded without") {
+    test::TempDir dir;
+    test::write_file(dir.path() / "netsh/dynamicport.txt",
+                     "Protocol tcp Dynamic Port Range\r\n-----\r\nStart Port      : 1024\r\n"
+                     "Number of Ports : 64511\r\n");
+    test::write_file(dir.path() / "netsh/excludedportrange.txt",
+                     "Start Port    End Port\r\n----------    --------\r\n"
+                     "      9400        9499\r\n     50000       50059     *\r\n");
+    _putenv_s("CARBON_LAUNCHER_TEST_ROOT", dir.path().string().c_str());
+    _putenv_s("CARBON_LAUNCHER_TEST_HOOKS", "1");
+    HostFacts faked;
+    read_platform_host_facts(faked);
+    REQUIRE(faked.ephemeral);
+    CHECK(faked.ephemeral->last == 65534);
+    REQUIRE(faked.excluded);
+    CHECK(faked.excluded->size() == 2);
+    REQUIRE(faked.reserved.size() == 1);  // the administered one
+    CHECK(faked.reserved[0].first == 50000);
+    CHECK(read_ephemeral_range()->first == 1024);
+
+    std::filesystem::remove(dir.path() / "netsh/excludedportrange.txt");
+    HostFacts missing;
+    read_platform_host_facts(missing);
+    CHECK_FALSE(missing.excluded.has_value());
+    CHECK(missing.excluded_error.find("excludedportrange.txt") != std::string::npos);
+
+    _putenv_s("CARBON_LAUNCHER_TEST_HOOKS", "");  // off: the real netsh.exe, within its 5 s
+    const auto start = std::chrono::steady_clock::now();
+    HostFacts real;
+    read_platform_host_facts(real);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(12));
+    // Measured, or not measured with why: never both, never neither.
+    CHECK(real.ephemeral.has_value() == real.ephemeral_error.empty());
+    CHECK(real.excluded.has_value() == real.excluded_error.empty());
+    MESSAGE("netsh: dynamic range " << (real.ephemeral ? "read" : real.ephemeral_error)
+                                    << "; excluded ranges "
+                                    << (real.excluded ? "read" : real.excluded_error));
+    _putenv_s("CARBON_LAUNCHER_TEST_ROOT", "");
 }
 
 TEST_CASE("the state dir lock refuses a second holder and names the first") {

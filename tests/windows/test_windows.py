@@ -554,6 +554,78 @@ class WindowsTest(unittest.TestCase):
         os.kill(launcher.pid, signal.SIGKILL)
         launcher.wait(timeout=30)
 
+    # What netsh prints on English Windows (CRLF), and a dynamic range moved down to 1024 with the
+    # labels of German Windows in its console code page (only the numbers are read).
+    NETSH_DYNAMIC_DEFAULT = ("\r\nProtocol tcp Dynamic Port Range\r\n---------------------------------\r\n"
+                             "Start Port      : 49152\r\nNumber of Ports : 16384\r\n\r\n")
+    NETSH_DYNAMIC_FROM_1024_GERMAN = ("\r\nProtokoll tcp Dynamischer Portbereich\r\n"
+                                      "---------------------------------\r\n"
+                                      "Startport       : 1024\r\nAnzahl der Ports: 64511\r\n\r\n")
+
+    @staticmethod
+    def netsh_excluded(*rows):
+        return ("\r\nProtocol tcp Port Exclusion Ranges\r\n\r\nStart Port    End Port\r\n"
+                "----------    --------\r\n" + "".join(f"{row}\r\n" for row in rows) +
+                "\r\n* - Administered port exclusions.\r\n\r\n")
+
+    def check_apim_1_at_offset_0(self, dynamicport=None, excludedportrange=None):
+        """`carbon-launcher.exe check` of apim-1 alone at offset 0 (its HTTPS port is 9443). With
+        netsh's outputs given, the test hooks stand them in for netsh; without, netsh runs."""
+        (self.workspace.profiles / "apim-2.json").unlink()
+        profile_file = self.workspace.profiles / "apim-1.json"
+        profile = json.loads(profile_file.read_text())
+        profile["offset"] = 0
+        profile_file.write_text(json.dumps(profile))
+        env = None
+        if dynamicport is not None:
+            netsh = self.workspace.root / "fake-root" / "netsh"
+            netsh.mkdir(parents=True)
+            (netsh / "dynamicport.txt").write_bytes(dynamicport.encode("cp850"))
+            (netsh / "excludedportrange.txt").write_bytes(excludedportrange.encode("cp850"))
+            env = {"CARBON_LAUNCHER_TEST_HOOKS": "1",
+                   "CARBON_LAUNCHER_TEST_ROOT": windows_path(netsh.parent)}
+        result = self.wine.run(LAUNCHER, "check", "--profiles", windows_path(self.workspace.profiles),
+                               "--state-dir", windows_path(self.workspace.state), env=env)
+        result.stdout = result.stdout.replace("\r\n", "\n")  # the console's line ends
+        print(result.stdout, flush=True)
+        # check's other Windows lines: the JDK from its release file, GlobalMemoryStatusEx's memory.
+        self.assertRegex(result.stdout, r"(?m)^(ok|warn)  jdk: apim-1: JDK 17\.0\.12 \(.*release\)")
+        self.assertRegex(result.stdout, r"(?m)^ok    memory: the instances need about \d+ MiB .*; limit: \d+ MiB \(MemTotal\)")
+        self.assertIn("memory budget (MiB)", result.stdout)
+        self.assertNotRegex(result.stdout, r"(?m)^\w+ +limits:")  # no fd/thread limits on Windows
+        return result
+
+    def test_check_fails_a_planned_port_inside_an_excluded_port_range(self):
+        result = self.check_apim_1_at_offset_0(
+            self.NETSH_DYNAMIC_DEFAULT, self.netsh_excluded("      5357        5357", "      9400        9499"))
+        self.assertEqual(result.returncode, 69, result.stdout + result.stderr)
+        self.assertRegex(result.stdout, r"(?m)^fail  excluded-ports: apim-1: ports 9443 lie inside the excluded port "
+                                        r"range 9400-9499 .*; fix: .*net stop winnat")
+        self.assertIn("forbidden by its access permissions", result.stdout)
+        self.assertRegex(result.stdout, r"(?m)^ok    ephemeral-ports: no planned port lies in the dynamic port "
+                                        r"range 49152-65535 unexcluded$")
+
+    def test_check_warns_of_planned_ports_inside_the_dynamic_range_and_passes(self):
+        result = self.check_apim_1_at_offset_0(
+            self.NETSH_DYNAMIC_FROM_1024_GERMAN, self.netsh_excluded("     50000       50059     *"))
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertRegex(result.stdout, r"(?m)^warn  ephemeral-ports: apim-1: ports [\d,-]*9443[\d,-]* lie inside the "
+                                        r"dynamic port range 1024-65534 and are not excluded from it; .*"
+                                        r"fix: as administrator, move the range above every planned port "
+                                        r"\(netsh int ipv4 set dynamicport tcp start=49152 num=16384\)")
+        self.assertRegex(result.stdout, r"(?m)^ok    excluded-ports: no planned port lies in one of the 1 excluded "
+                                        r"port ranges \(1 of them administered")
+        self.assertNotIn("fail  ", result.stdout)
+
+    def test_check_without_the_hooks_runs_netsh_and_says_not_measured_under_wine(self):
+        """Wine's netsh.exe is a stub: whatever it prints is no table, so nothing is guessed."""
+        result = self.check_apim_1_at_offset_0()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertRegex(result.stdout, r"(?m)^ok    ephemeral-ports: the dynamic port range was not measured: "
+                                        r"netsh int ipv4 show dynamicport tcp\b.+$")
+        self.assertRegex(result.stdout, r"(?m)^ok    excluded-ports: the excluded port ranges were not measured: "
+                                        r"netsh int ipv4 show excludedportrange protocol=tcp\b.+$")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
