@@ -303,9 +303,10 @@ class ServiceTest(BootedSystemCase):
         self.assertTrue(escapee in self.system.processes(), "the escapee of si's script is not running")
         self.assertEqual(self.cgroup_of(escapee), f"{UNIT_CGROUP}/{subtree}/si")
 
-        self.run_inside("carbon-launcher", "stop", "si")
-        harness.wait_for(lambda: escapee not in self.system.processes(), 10, "the setsid escapee ended")
+        # --wait: si is Stopped once its cgroup is empty, a moment after the escapee is reaped.
+        self.run_inside("carbon-launcher", "stop", "si", "--wait", "--timeout", "30")
         self.assertEqual(self.status()["si"]["state"], "Stopped")
+        harness.wait_for(lambda: escapee not in self.system.processes(), 10, "the setsid escapee ended")
         self.run_inside("carbon-launcher", "start", "si")
         self.wait_all_running()
 
