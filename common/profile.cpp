@@ -63,6 +63,9 @@ std::optional<int> Profile::probe_port(const ProbeSpec& probe, int at_offset) co
 
 std::vector<InstancePort> table_ports(const RuntimeTable& table) {
     std::vector<InstancePort> ports;
+    // Kept by every loaded profile for the daemon's lifetime: exactly the table's size, not the
+    // next power of two that push_back grows to (2 KiB less per API-M instance).
+    ports.reserve(table.ports.size());
     for (const auto& spec : table.ports) {
         InstancePort port;
         port.key = spec.key;
