@@ -138,9 +138,11 @@ class SupervisedProcess {
     SupervisionTimer deadline_;
     SupervisionTimer probe_timer_;
     std::unique_ptr<OutputPipe> output_;
-    // Not zero-filled and not a member array: its pages are touched only as far as reads fill
-    // them, so an instance that prints little costs little (the daemon's per-instance memory).
-    static constexpr std::size_t kOutputChunk = 16384;
+    // Not zero-filled and not a member array, and one page: the heap hands this buffer memory
+    // that start-up already touched and freed (profiles, plan), so "pages touched only as far as
+    // reads fill them" did not hold for 16 KiB (+6 KiB per idle instance). A chatty JVM costs a
+    // few more reads; lines split across reads are joined by the scanners anyway.
+    static constexpr std::size_t kOutputChunk = 4096;
     std::unique_ptr<char[]> buffer_{new char[kOutputChunk]};
     std::string partial_line_;
     std::deque<std::string> output_tail_;
