@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "os/host_facts.hpp"
+#include "os/windows_process.hpp"
 #include "os/windows_text.hpp"
 #include "text_file.hpp"
 
@@ -114,46 +115,27 @@ NetshOutput collect_netsh_output(HANDLE process, HANDLE pipe, const std::string&
     return output;
 }
 
+/// Why netsh did not start: its preparation (NUL, the attribute list) failed, or its run.
+std::string netsh_start_error(const std::wstring& netsh, const RedirectedProcess& start) {
+    const bool preparing = start.failed_step == RedirectedStartStep::OpenNullInput ||
+                           start.failed_step == RedirectedStartStep::PrepareHandleList;
+    return (preparing ? "cannot prepare its start: " : "cannot run " + narrow(netsh) + ": ") +
+           windows_error_text(start.error);
+}
+
 /// Starts system32's netsh.exe with `arguments`: no window, stdin from NUL, stdout and stderr
 /// into `output` (the only handles it inherits). The process handle, or an error.
 NetshHandle start_netsh(const std::wstring& netsh, const wchar_t* arguments, HANDLE output,
                         std::string& error) {
-    SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
-    NetshHandle null_input(::CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                                         &inheritable, OPEN_EXISTING, 0, nullptr));
-    HANDLE inherited[] = {null_input.get(), output};
-    SIZE_T attributes_size = 0;
-    ::InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
-    std::vector<char> attributes_buffer(attributes_size);
-    auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes_buffer.data());
-    if (null_input.get() == INVALID_HANDLE_VALUE ||
-        !::InitializeProcThreadAttributeList(attributes, 1, 0, &attributes_size)) {
-        error = "cannot prepare its start: " + windows_error_text(::GetLastError());
-        return nullptr;
-    }
-    STARTUPINFOEXW startup{};
-    startup.StartupInfo.cb = sizeof startup;
-    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-    startup.StartupInfo.hStdInput = null_input.get();
-    startup.StartupInfo.hStdOutput = output;
-    startup.StartupInfo.hStdError = output;
-    startup.lpAttributeList = attributes;
     std::wstring command_line = L"\"" + netsh + L"\" " + arguments;
-    PROCESS_INFORMATION info{};
-    const bool created =
-        ::UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited,
-                                    sizeof inherited, nullptr, nullptr) &&
-        ::CreateProcessW(netsh.c_str(), command_line.data(), nullptr, nullptr, TRUE,
-                         CREATE_NO_WINDOW | EXTENDED_STARTUPINFO_PRESENT, nullptr, nullptr,
-                         &startup.StartupInfo, &info);
-    const DWORD last_error = ::GetLastError();
-    ::DeleteProcThreadAttributeList(attributes);
-    if (!created) {
-        error = "cannot run " + narrow(netsh) + ": " + windows_error_text(last_error);
+    const auto start = create_redirected_process(netsh.c_str(), command_line, CREATE_NO_WINDOW,
+                                                 nullptr, nullptr, output);
+    if (!start.started) {
+        error = netsh_start_error(netsh, start);
         return nullptr;
     }
-    ::CloseHandle(info.hThread);
-    return NetshHandle(info.hProcess);
+    ::CloseHandle(start.info.hThread);
+    return NetshHandle(start.info.hProcess);
 }
 
 NetshOutput run_netsh(const wchar_t* arguments) {

@@ -9,6 +9,7 @@
 // CreateProcess details.
 #include <windows.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -18,6 +19,7 @@
 
 #include "launch_spec.hpp"
 #include "os/paths.hpp"
+#include "os/windows_process.hpp"
 #include "os/windows_text.hpp"
 #include "supervision/spawn.hpp"
 
@@ -144,50 +146,36 @@ std::filesystem::path command_interpreter() {
     return std::filesystem::path(environment_variable(L"SystemRoot")) / "System32" / "cmd.exe";
 }
 
+/// What create_suspended says when `step` failed.
+std::string suspended_start_failure(RedirectedStartStep step, const std::wstring& command_line) {
+    switch (step) {
+        case RedirectedStartStep::OpenNullInput:
+            return "cannot open NUL for the child's stdin";
+        case RedirectedStartStep::PrepareHandleList:
+        case RedirectedStartStep::SetHandleList:
+            return "cannot limit the handles the child inherits";
+        case RedirectedStartStep::StartProcess:
+            break;
+    }
+    return "cannot start " + narrow(command_line);
+}
+
 /// Starts `command_line` suspended with stdin from NUL and stdout/stderr to `output`; only
 /// those two handles are inherited. The caller resumes the main thread.
 PROCESS_INFORMATION create_suspended(const std::filesystem::path& application,
                                      std::wstring command_line, const std::wstring& environment,
                                      const std::filesystem::path& cwd, HANDLE output) {
-    SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
-    OwnedHandle null_input(::CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                                         &inheritable, OPEN_EXISTING, 0, nullptr));
-    if (!null_input.valid()) {
-        throw_last_error("cannot open NUL for the child's stdin");
-    }
-    HANDLE inherited[] = {null_input.get(), output};
-    SIZE_T attributes_size = 0;
-    ::InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
-    std::vector<char> attributes_buffer(attributes_size);
-    auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes_buffer.data());
-    if (!::InitializeProcThreadAttributeList(attributes, 1, 0, &attributes_size) ||
-        !::UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited,
-                                     sizeof inherited, nullptr, nullptr)) {
-        throw_last_error("cannot limit the handles the child inherits");
-    }
-    STARTUPINFOEXW startup{};
-    startup.StartupInfo.cb = sizeof startup;
-    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-    startup.StartupInfo.hStdInput = null_input.get();
-    startup.StartupInfo.hStdOutput = output;
-    startup.StartupInfo.hStdError = output;
-    startup.lpAttributeList = attributes;
     // Not CREATE_NEW_PROCESS_GROUP: it would turn CTRL_C off for the JVM. A console of its own
     // (CREATE_NO_WINDOW) is what separates one instance's CTRL_C from the next.
-    const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW |
-                        EXTENDED_STARTUPINFO_PRESENT;
-    PROCESS_INFORMATION info{};
-    const bool created = ::CreateProcessW(
-        application.wstring().c_str(), command_line.data(), nullptr, nullptr, TRUE, flags,
-        const_cast<wchar_t*>(environment.c_str()), cwd.empty() ? nullptr : cwd.wstring().c_str(),
-        &startup.StartupInfo, &info);
-    const DWORD error = ::GetLastError();
-    ::DeleteProcThreadAttributeList(attributes);
-    if (!created) {
-        ::SetLastError(error);
-        throw_last_error("cannot start " + narrow(command_line));
+    const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
+    const auto start = create_redirected_process(
+        application.wstring().c_str(), command_line, flags, environment.c_str(),
+        cwd.empty() ? nullptr : cwd.wstring().c_str(), output);
+    if (!start.started) {
+        throw std::system_error(static_cast<int>(start.error), std::system_category(),
+                                suspended_start_failure(start.failed_step, command_line));
     }
-    return info;
+    return start.info;
 }
 
 }  // namespace
