@@ -45,10 +45,11 @@ void write_configs(const Plan& plan) {
     }
 }
 
-// The peer settings count too: a split pack whose peer moved is re-wired and restarted.
-std::string fingerprint(const Plan& plan, const InstancePlan& planned) {
-    return planned.profile->fingerprint + "@" + std::to_string(planned.offset) + "|" +
-           wiring_fingerprint(plan, planned);
+// Where the plan put an instance. The peer settings count too: a split pack whose peer moved is
+// re-wired and restarted. The profile's own fingerprint is compared apart, from the profile the
+// instance keeps, rather than copied into every entry of placements_.
+std::string placement(const Plan& plan, const InstancePlan& planned) {
+    return "@" + std::to_string(planned.offset) + "|" + wiring_fingerprint(plan, planned);
 }
 
 }  // namespace
@@ -149,7 +150,7 @@ void Supervisor::add_instance(const InstancePlan& planned,
     // The profile shares the session's lifetime: it points into the session's port tables.
     std::shared_ptr<const Profile> profile(session, planned.profile);
     const std::string name = profile->name;
-    fingerprints_[name] = fingerprint(session->plan, planned);
+    placements_[name] = placement(session->plan, planned);
     auto instance = std::make_unique<SupervisedProcess>(
         io_, profile, planned.offset, paths_for(name), host_,
         [this](SupervisedProcess& changed) { on_state_change(changed); });
@@ -331,7 +332,9 @@ ReloadResult Supervisor::reload() {
         const std::string& name = planned.profile->name;
         planned_names.insert(name);
         const auto it = instances_.find(name);
-        if (it != instances_.end() && fingerprints_[name] == fingerprint(shared->plan, planned)) {
+        if (it != instances_.end() &&
+            it->second->profile().fingerprint == planned.profile->fingerprint &&
+            placements_[name] == placement(shared->plan, planned)) {
             continue;  // unchanged: not touched
         }
         if (it != instances_.end()) {

@@ -90,7 +90,7 @@ class Supervisor : public ControlHandler {
     std::shared_ptr<RunHost> host_;  // spawns the instances' runs inside containment_
     std::map<std::string, std::unique_ptr<SupervisedProcess>> instances_;
     std::vector<std::unique_ptr<SupervisedProcess>> retiring_;  // removed or replaced by a reload
-    std::map<std::string, std::string> fingerprints_;
+    std::map<std::string, std::string> placements_;             // by name: offset and peer wiring
 
     /// While set, the first phase runs: an earlier launcher's leftovers are being stopped and
     /// nothing of ours has started yet.
