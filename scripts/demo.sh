@@ -17,7 +17,7 @@ echo "demo: configuring $build (Release, no tests or benchmarks)"
 # few times instead of in every file (67 s instead of 145 s for a first build on 2 cores).
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
     -DCARBON_BUILD_TESTS=OFF -DCARBON_BUILD_BENCH=OFF -DCARBON_UNITY=ON >/dev/null
-echo "demo: building carbon-launcher and carbon-sim (about a minute on 2 cores the first time)"
+echo "demo: building carbon-launcher and carbon-sim (about two minutes on 2 cores the first time)"
 cmake --build "$build" --target carbon-launcher carbon-sim -j "$(nproc)"
 bin=$build/bin
 
