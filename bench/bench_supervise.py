@@ -3,6 +3,7 @@
 figures and ratios. A benchmark, not a test: it never fails on speed.
 
   bench_supervise.py BUILD_DIR [--instances 50] [--baseline 1] [--idle-s 10] [--crashes 40]
+                    [--beside-jvm JAVA] [--only carbon-launcher|supervisord]
 
 Workloads: crash-to-respawn latency of one crashing process, beside this machine's floor for the
 same loop (a bare spawn-and-wait loop: on a VM where fork, exec and exit take milliseconds, the
@@ -12,6 +13,7 @@ PSS, USS) with BASELINE and with N idle instances, and what each extra instance 
 500 ms to stop on SIGTERM. Everything runs on this machine; every process started here is stopped
 by its pid. The targets are printed beside the figures; a missed target is reported, not failed."""
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -62,9 +64,47 @@ class Memory:
         self.anon = fields["Anonymous"]
         self.dirty = fields["Private_Dirty"]
 
+        self.private_by_owner = private_by_owner(pid)
+
     def describe(self):
         return f"RSS {self.rss / 1024:5.1f} MiB, PSS {self.pss / 1024:5.1f}, USS {self.uss / 1024:5.2f}, " \
                f"(private dirty {self.dirty / 1024:5.2f}), anon {self.anon / 1024:5.1f}"
+
+    def describe_private(self):
+        return ", ".join(f"{owner} {kib:.0f}" for owner, kib in
+                         sorted(self.private_by_owner.items(), key=lambda item: -item[1]) if kib)
+
+
+# Who the private pages belong to. Which of them are private depends on the neighbours: Debian's
+# OpenJDK (libjvm.so) maps libstdc++, sshd maps OpenSSL and libsystemd; on this machine nothing
+# else may run, and every page the daemon touches is then its own.
+OWNERS = (("libstdc++", ("libstdc++", "libgcc_s", "libm.")),
+          ("OpenSSL", ("libssl", "libcrypto")),
+          ("libsystemd and its libraries", ("libsystemd", "libgcrypt", "libgpg-error", "liblz4",
+                                            "libzstd", "liblzma", "libcap")),
+          ("libc and the loader", ("libc.", "ld-linux")))
+
+
+def owner_of(mapping, executable):
+    if not mapping.startswith("/"):
+        return "heap, stacks, anonymous"
+    if mapping == executable:
+        return "the binary"
+    name = pathlib.Path(mapping).name
+    return next((owner for owner, prefixes in OWNERS if name.startswith(prefixes)), "other libraries")
+
+
+def private_by_owner(pid):
+    """KiB of Private_Clean + Private_Dirty per owner, from /proc/PID/smaps."""
+    executable = os.readlink(f"/proc/{pid}/exe")
+    totals, owner = {}, None
+    for line in pathlib.Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if not fields[0].endswith(":"):  # a mapping's header: address perms offset dev inode [path]
+            owner = owner_of(fields[5] if len(fields) > 5 else "", executable)
+        elif fields[0] in ("Private_Clean:", "Private_Dirty:"):
+            totals[owner] = totals.get(owner, 0) + int(fields[1])
+    return totals
 
 
 def verdict(value, target):
@@ -222,6 +262,29 @@ def respawn_floor(build, crashes):
     return statistics.median(gaps), len(gaps)
 
 
+@contextlib.contextmanager
+def jvm_beside(java):
+    """A JVM idling beside the supervisor while its memory is measured, as on a WSO2 host, where
+    the supervised processes are JVMs: Debian's OpenJDK maps libstdc++, so the pages of it that
+    both touch are no longer the supervisor's alone. No JVM when `java` is None."""
+    if java is None:
+        yield
+        return
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="carbon-bench-jvm-"))
+    (folder / "Idle.java").write_text(
+        "public class Idle { public static void main(String[] a) throws Exception {\n"
+        "  System.out.println(\"idle\"); Thread.sleep(3_600_000); } }\n")
+    jvm = subprocess.Popen([java, "-Xmx64m", str(folder / "Idle.java")], stdout=subprocess.PIPE, text=True)
+    try:
+        if jvm.stdout.readline().strip() != "idle":  # started and past its class loading
+            raise RuntimeError(f"{java} did not start (exit {jvm.wait()})")
+        yield
+    finally:
+        jvm.kill()
+        jvm.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def idle_memory(kind, build, count):
     """The supervisor's Memory with `count` idle instances, once they run and start-up settled."""
     root = pathlib.Path(tempfile.mkdtemp(prefix="carbon-bench-"))
@@ -265,6 +328,9 @@ def main():
                         help="the smaller instance count that memory growth is measured from")
     parser.add_argument("--idle-s", type=float, default=10)
     parser.add_argument("--crashes", type=int, default=40)
+    parser.add_argument("--beside-jvm", metavar="JAVA",
+                        help="measure memory with this java idling beside, e.g. "
+                             "/usr/lib/jvm/java-17-openjdk-amd64/bin/java")
     parser.add_argument("--only", choices=["carbon-launcher", "supervisord"], help="measure one of them")
     options = parser.parse_args()
     if not 1 <= options.baseline < options.instances:
@@ -283,8 +349,9 @@ def main():
     results = {}
     for kind in kinds:
         p50, worst, samples = crash_latency(kind, options.build, options.crashes)
-        small = idle_memory(kind, options.build, base)
-        large, wakeups, stop_s = idle_and_stop(kind, options.build, n, options.idle_s)
+        with jvm_beside(options.beside_jvm):
+            small = idle_memory(kind, options.build, base)
+            large, wakeups, stop_s = idle_and_stop(kind, options.build, n, options.idle_s)
         growth = {field: (getattr(large, field) - getattr(small, field)) / (n - base)
                   for field in ("rss", "pss", "uss", "dirty")}
         results[kind.name] = (p50, worst, samples, large, wakeups, stop_s, small, growth)
@@ -298,6 +365,7 @@ def main():
         print(f"  memory, {n:3d} instances  {large.describe()}" +
               (f"   target USS <= {TARGET_USS_KIB / 1024:.0f} MiB: {verdict(large.uss, TARGET_USS_KIB)}"
                if launcher else ""))
+        print(f"    its USS, KiB: {large.describe_private()}")
         print(f"  per extra instance    USS {growth['uss']:+7.1f} KiB (private dirty {growth['dirty']:+6.1f}), "
               f"RSS {growth['rss']:+7.1f} KiB, PSS {growth['pss']:+7.1f} KiB" +
               (f"   target USS growth <= {TARGET_GROWTH_KIB} KiB: {verdict(growth['uss'], TARGET_GROWTH_KIB)}"
