@@ -1,6 +1,6 @@
 #include "config_inspect.hpp"
 
-#include <toml++/toml.h>
+#include "toml_parser.hpp"
 
 #include <functional>
 

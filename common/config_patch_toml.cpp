@@ -1,4 +1,4 @@
-#include <toml++/toml.h>
+#include "toml_parser.hpp"
 
 #include <functional>
 #include <optional>

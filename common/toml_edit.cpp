@@ -1,6 +1,6 @@
 #include "toml_edit.hpp"
 
-#include <toml++/toml.h>
+#include "toml_parser.hpp"
 
 #include <sstream>
 

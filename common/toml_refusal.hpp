@@ -1,6 +1,6 @@
 #pragma once
 
-#include <toml++/toml.h>
+#include "toml_parser.hpp"
 
 #include <filesystem>
 #include <string>

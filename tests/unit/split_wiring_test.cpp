@@ -1,5 +1,5 @@
 #include <doctest/doctest.h>
-#include <toml++/toml.h>
+#include "toml_parser.hpp"
 
 #include <map>
 #include <set>
