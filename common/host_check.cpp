@@ -364,7 +364,9 @@ void check_ephemeral(const std::vector<InstanceFacts>& instances, const HostFact
         return;
     }
     const auto range = *host.ephemeral;
-    const PlanPreferences exposure{host.ephemeral, host.reserved};
+    PlanPreferences exposure;
+    exposure.ephemeral = host.ephemeral;
+    exposure.reserved = host.reserved;
     const std::string range_text = std::to_string(range.first) + "-" + std::to_string(range.last);
     std::vector<int> exposed_all;
     for (const auto& instance : instances) {

@@ -279,7 +279,8 @@ class Planner {
                 continue;
             }
             const int effective = port.base + offset;
-            if (effective > 65535 || ledger_.is_taken(effective) || host_.is_held(effective)) {
+            if (effective > 65535 || ledger_.is_taken(effective) || host_.is_held(effective) ||
+                preferences_.unbindable_range(effective) != nullptr) {
                 return false;
             }
         }
@@ -308,6 +309,12 @@ class Planner {
             }
             if (host_.is_held(effective)) {
                 return {what() + " is held by " + host_.holder(effective).describe(), true};
+            }
+            if (const PortRange* range = preferences_.unbindable_range(effective)) {
+                return {what() + " lies in the excluded port range " +
+                            std::to_string(range->first) + "-" + std::to_string(range->last) +
+                            ", where no program can bind",
+                        true};
             }
         }
         return {};
@@ -407,6 +414,12 @@ bool PlanPreferences::exposed(int port) const {
     return ephemeral && ephemeral->contains(port) &&
            std::none_of(reserved.begin(), reserved.end(),
                         [port](const PortRange& range) { return range.contains(port); });
+}
+
+const PortRange* PlanPreferences::unbindable_range(int port) const {
+    const auto it = std::find_if(unbindable.begin(), unbindable.end(),
+                                 [port](const PortRange& range) { return range.contains(port); });
+    return it == unbindable.end() ? nullptr : &*it;
 }
 
 Plan plan_offsets(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,

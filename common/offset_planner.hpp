@@ -17,14 +17,20 @@ struct PortRange {
     bool contains(int port) const { return port >= first && port <= last; }
 };
 
-/// Ports the planner keeps instances out of when it can: the host's ephemeral range, minus the
-/// ports reserved from it (an outgoing connection may take an unreserved one before a JVM
-/// binds it).
+/// Port ranges the planner weighs besides the listeners. The host's ephemeral range minus the
+/// ports reserved from it is kept clear when an offset allows (an outgoing connection may take
+/// an unreserved port before a JVM binds it). Unbindable ranges are never used by an auto or
+/// sticky offset: Windows' excluded ranges that are not administered, which Hyper-V, WSL or
+/// Docker's NAT take at boot and where no program can bind although none listens. (An explicit
+/// offset is not moved: `check` fails it under excluded-ports, which refuses run and apply.)
 struct PlanPreferences {
     std::optional<PortRange> ephemeral;
     std::vector<PortRange> reserved;
+    std::vector<PortRange> unbindable;
     /// True when `port` may be taken by an outgoing connection.
     bool exposed(int port) const;
+    /// The unbindable range that holds `port`, or null.
+    const PortRange* unbindable_range(int port) const;
 };
 
 /// Who holds a port on the host, as far as we could see.
@@ -91,7 +97,7 @@ struct Plan {
 /// else the smallest offset that fits. Deterministic for the same inputs.
 /// With `preferences`, an auto instance takes the first fitting offset (its shipped one
 /// included) whose ports stay out of the ephemeral range, and only when none exists the first
-/// that fits.
+/// that fits; an offset with a port in an unbindable range never fits.
 Plan plan_offsets(const std::vector<Profile>& profiles, const std::map<std::string, int>& sticky,
                   const PortProbe& host, const PlanPreferences& preferences = {});
 

@@ -23,6 +23,10 @@ std::optional<PortRange> read_ephemeral_range();
 /// int ipv4 show excludedportrange protocol=tcp`, marked "*"). Empty where it cannot be read.
 std::vector<PortRange> read_reserved_ports();
 
+/// Ports no program can bind although none listens: on Windows the excluded port ranges that
+/// are not administered (taken at boot by Hyper-V, WSL or Docker's NAT). Linux has none.
+std::vector<PortRange> read_unbindable_ports();
+
 /// One planned instance's JDK, script, environment and disk, as its start will see them.
 InstanceFacts read_instance_facts(const InstancePlan& plan,
                                   const std::map<std::string, std::string>& launcher_env);

@@ -86,6 +86,10 @@ std::vector<PortRange> read_reserved_ports() {
                 : std::vector<PortRange>{};
 }
 
+std::vector<PortRange> read_unbindable_ports() {
+    return {};  // a port in ip_local_reserved_ports is only kept from ephemeral use
+}
+
 void read_platform_host_facts(HostFacts& facts) {
     if (const auto meminfo = read_host_file("proc/meminfo")) {
         facts.mem_total = parse_meminfo_field(*meminfo, "MemTotal");

@@ -216,11 +216,12 @@ NetshPortFacts netsh_port_facts() {
     return *reading;
 }
 
-/// The administered exclusions: Windows' way of keeping ports out of the dynamic range.
-std::vector<PortRange> administered_ranges(const NetshPortFacts& facts) {
+/// The administered exclusions (Windows' way of keeping ports out of the dynamic range, and
+/// bindable), or the others (taken by a Windows component; nothing can bind there).
+std::vector<PortRange> excluded_ranges(const NetshPortFacts& facts, bool administered) {
     std::vector<PortRange> ranges;
     for (const auto& excluded : facts.excluded.value_or(std::vector<ExcludedPortRange>{})) {
-        if (excluded.administered) {
+        if (excluded.administered == administered) {
             ranges.push_back(excluded.range);
         }
     }
@@ -234,7 +235,11 @@ std::optional<PortRange> read_ephemeral_range() {
 }
 
 std::vector<PortRange> read_reserved_ports() {
-    return administered_ranges(netsh_port_facts());
+    return excluded_ranges(netsh_port_facts(), true);
+}
+
+std::vector<PortRange> read_unbindable_ports() {
+    return excluded_ranges(netsh_port_facts(), false);
 }
 
 void read_platform_host_facts(HostFacts& facts) {
@@ -249,7 +254,7 @@ void read_platform_host_facts(HostFacts& facts) {
     facts.ephemeral_error = ports.dynamic_error;
     facts.excluded = ports.excluded;
     facts.excluded_error = ports.excluded_error;
-    facts.reserved = administered_ranges(ports);
+    facts.reserved = excluded_ranges(ports, true);
 }
 
 std::string run_java_version(const std::filesystem::path& java, std::string& error) {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "offset_planner.hpp"
@@ -28,6 +29,14 @@ class FakeHost : public PortProbe {
     bool is_held(int port) const override { return held.count(port) != 0; }
     PortHolder holder(int port) const override { return held.at(port); }
 };
+
+/// The same profiles with an explicit `offset` each.
+std::vector<Profile> make_profiles_at(std::vector<Profile> profiles, int offset) {
+    for (auto& profile : profiles) {
+        profile.offset = offset;
+    }
+    return profiles;
+}
 
 std::set<int> all_ports(const Plan& plan) {
     std::set<int> seen;
@@ -245,5 +254,47 @@ TEST_CASE("every newly chosen offset is the smallest that was free") {
             }
             CHECK_MESSAGE(clashes, instance.profile->name << " skipped free offset " << lower);
         }
+    }
+}
+
+TEST_CASE("an auto or sticky offset keeps every port out of an unbindable range") {
+    PlanPreferences preferences;
+    preferences.unbindable = {{9440, 9539}};  // e.g. taken by Hyper-V at boot: 9443 + 0..96
+    const auto in_range = [&preferences](const InstancePlan& instance) {
+        return std::any_of(instance.ports.begin(), instance.ports.end(), [&](const auto& port) {
+            return preferences.unbindable_range(port.port) != nullptr;
+        });
+    };
+    const std::vector<Profile> profiles = {make_profile("apim-1", "api-manager")};
+
+    SUBCASE("auto takes the first offset past it, and says why offset 0 was skipped") {
+        const Plan plan = plan_offsets(profiles, {}, EmptyHost(), preferences);
+        REQUIRE(plan.ok());
+        const InstancePlan& instance = plan.instances[0];
+        CHECK_FALSE(in_range(instance));
+        CHECK(instance.offset >= 97);
+        CHECK(instance.note.rfind("offset 0 skipped: ", 0) == 0);
+        CHECK(instance.note.find("excluded port range 9440-9539, where no program can bind") !=
+              std::string::npos);
+        // The smallest such offset: one lower puts a port in the range.
+        const Plan lower =
+            plan_offsets(make_profiles_at(profiles, instance.offset - 1), {}, EmptyHost(), {});
+        CHECK(in_range(lower.instances[0]));
+    }
+    SUBCASE("a sticky offset inside it is dropped with the reason") {
+        const Plan plan = plan_offsets(profiles, {{"apim-1", 5}}, EmptyHost(), preferences);
+        REQUIRE(plan.ok());
+        CHECK_FALSE(in_range(plan.instances[0]));
+        CHECK(plan.instances[0].note.rfind("previous offset 5 dropped: ", 0) == 0);
+        CHECK(plan.instances[0].note.find("excluded port range 9440-9539") != std::string::npos);
+    }
+    SUBCASE("an explicit offset is kept: check fails it under excluded-ports") {
+        const Plan plan =
+            plan_offsets({make_profile("apim-1", "api-manager", 0)}, {}, EmptyHost(), preferences);
+        CHECK(plan.ok());
+        CHECK(plan.instances[0].offset == 0);
+    }
+    SUBCASE("without the range, offset 0 as before") {
+        CHECK(plan_offsets(profiles, {}, EmptyHost(), {}).instances[0].offset == 0);
     }
 }

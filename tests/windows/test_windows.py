@@ -568,6 +568,14 @@ class WindowsTest(unittest.TestCase):
                 "----------    --------\r\n" + "".join(f"{row}\r\n" for row in rows) +
                 "\r\n* - Administered port exclusions.\r\n\r\n")
 
+    def netsh_hooks(self, dynamicport, excludedportrange):
+        """The environment in which the test hooks stand these outputs in for netsh's."""
+        netsh = self.workspace.root / "fake-root" / "netsh"
+        netsh.mkdir(parents=True)
+        (netsh / "dynamicport.txt").write_bytes(dynamicport.encode("cp850"))
+        (netsh / "excludedportrange.txt").write_bytes(excludedportrange.encode("cp850"))
+        return {"CARBON_LAUNCHER_TEST_HOOKS": "1", "CARBON_LAUNCHER_TEST_ROOT": windows_path(netsh.parent)}
+
     def check_apim_1_at_offset_0(self, dynamicport=None, excludedportrange=None):
         """`carbon-launcher.exe check` of apim-1 alone at offset 0 (its HTTPS port is 9443). With
         netsh's outputs given, the test hooks stand them in for netsh; without, netsh runs."""
@@ -576,14 +584,7 @@ class WindowsTest(unittest.TestCase):
         profile = json.loads(profile_file.read_text())
         profile["offset"] = 0
         profile_file.write_text(json.dumps(profile))
-        env = None
-        if dynamicport is not None:
-            netsh = self.workspace.root / "fake-root" / "netsh"
-            netsh.mkdir(parents=True)
-            (netsh / "dynamicport.txt").write_bytes(dynamicport.encode("cp850"))
-            (netsh / "excludedportrange.txt").write_bytes(excludedportrange.encode("cp850"))
-            env = {"CARBON_LAUNCHER_TEST_HOOKS": "1",
-                   "CARBON_LAUNCHER_TEST_ROOT": windows_path(netsh.parent)}
+        env = self.netsh_hooks(dynamicport, excludedportrange) if dynamicport is not None else None
         result = self.wine.run(LAUNCHER, "check", "--profiles", windows_path(self.workspace.profiles),
                                "--state-dir", windows_path(self.workspace.state), env=env)
         result.stdout = result.stdout.replace("\r\n", "\n")  # the console's line ends
@@ -604,6 +605,22 @@ class WindowsTest(unittest.TestCase):
         self.assertIn("forbidden by its access permissions", result.stdout)
         self.assertRegex(result.stdout, r"(?m)^ok    ephemeral-ports: no planned port lies in the dynamic port "
                                         r"range 49152-65535 unexcluded$")
+
+    def test_an_auto_offset_is_planned_past_an_excluded_port_range(self):
+        """Hyper-V took 9400-9499 at boot: offset 0 puts 9443 there, where nothing can bind, so the
+        plan skips every offset that lands a port in it, and says why."""
+        (self.workspace.profiles / "apim-2.json").unlink()
+        profile_file = self.workspace.profiles / "apim-1.json"
+        profile_file.write_text(json.dumps(dict(json.loads(profile_file.read_text()), offset="auto")))
+        env = self.netsh_hooks(self.NETSH_DYNAMIC_DEFAULT, self.netsh_excluded("      9400        9499"))
+        result = self.wine.run(LAUNCHER, "plan", "--json", "--profiles", windows_path(self.workspace.profiles),
+                               "--state-dir", windows_path(self.workspace.state), env=env)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        [apim] = json.loads(result.stdout)["instances"]
+        print(f"auto offset beside the excluded range 9400-9499: {apim['offset']} ({apim['note']})", flush=True)
+        self.assertGreaterEqual(apim["offset"], 57)  # 9443 + 57 = 9500, the first port past it
+        self.assertFalse([p for p in apim["ports"] if 9400 <= p["port"] <= 9499], apim["ports"])
+        self.assertRegex(apim["note"], r"^offset 0 skipped: .*excluded port range 9400-9499, where no program can bind")
 
     def test_check_warns_of_planned_ports_inside_the_dynamic_range_and_passes(self):
         result = self.check_apim_1_at_offset_0(
