@@ -14,6 +14,7 @@ export BUILD_DIR=${BUILD_DIR:-$repo/build-test}
 "$repo/scripts/build.sh" -DCMAKE_BUILD_TYPE=Debug -DCARBON_SANITIZE=ON -DCARBON_WERROR=ON \
     -DCMAKE_INSTALL_PREFIX=/usr -DCARBON_UNITY=ON \
     -DPython3_EXECUTABLE=/usr/bin/python3
+echo "test: built at ${SECONDS} s"
 
 isolated=()
 if [[ ${CARBON_TEST_SHARED_NET:-0} != 1 && $(id -u) -eq 0 ]] && unshare --net true 2>/dev/null; then
@@ -26,7 +27,9 @@ fi
 # the network is there; without it e2e_systemd_pid1 is reported as skipped, with the reason.
 /usr/bin/python3 "$repo/tests/systemd/harness.py" prepare "$BUILD_DIR" ||
     echo "test: no Debian root for tests/systemd (see above): e2e_systemd_pid1 will be skipped"
+echo "test: systemd root ready at ${SECONDS} s"
 (cd "$BUILD_DIR" && "${isolated[@]}" ctest --output-on-failure --timeout 600 "$@")
+echo "test: ctest done at ${SECONDS} s"
 if [[ ${CARBON_SKIP_WINDOWS:-0} != 1 ]]; then
     "$repo/scripts/test-windows.sh"  # builds (apt-get) first; its tests choose free offsets
 fi
