@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import pathlib
+import select
 import shutil
 import signal
 import statistics
@@ -276,8 +277,12 @@ def jvm_beside(java):
         "  System.out.println(\"idle\"); Thread.sleep(3_600_000); } }\n")
     jvm = subprocess.Popen([java, "-Xmx64m", str(folder / "Idle.java")], stdout=subprocess.PIPE, text=True)
     try:
-        if jvm.stdout.readline().strip() != "idle":  # started and past its class loading
-            raise RuntimeError(f"{java} did not start (exit {jvm.wait()})")
+        # Started and past its class loading; a JVM that hangs before printing is given 60 s.
+        ready, _, _ = select.select([jvm.stdout], [], [], 60)
+        if not ready or jvm.stdout.readline().strip() != "idle":
+            status = jvm.poll()
+            raise RuntimeError(f"{java} did not print 'idle' within 60 s "
+                               f"({'still running: killed' if status is None else f'exit status {status}'})")
         yield
     finally:
         jvm.kill()

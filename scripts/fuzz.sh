@@ -20,7 +20,6 @@ cmake --build "$build_dir" --target $targets
 for target in $targets; do
     corpus=$build_dir/corpus-$target
     rm -rf "$corpus"  # start from the seeds every time: a repeatable run
-    runs=$((seconds * 2000))
     mkdir -p "$corpus"
     case $target in
         fuzz_control_protocol)  # request lines, and output that is not UTF-8
@@ -52,12 +51,36 @@ for target in $targets; do
             done
             ;;
     esac
-    echo "fuzz: $target for ${seconds}s"
+done
+
+run_target() { # TARGET: its summary lines on stdout, its exit status
+    local target=$1
     # A fixed seed and run count make CI repeatable: the same commit explores the same inputs,
     # and max_total_time only caps a slow machine.
-    (cd "$build_dir" && "./bin/$target" -seed=20261126 -runs="$runs" -max_total_time="$seconds" \
-        -max_len=8192 -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | grep -E "^(#|stat::number_of_executed_units|stat::peak_rss|==|SUMMARY|Done)" | tail -6)
-    test "${PIPESTATUS[0]}" -eq 0
+    (cd "$build_dir" && "./bin/$target" -seed=20261126 -runs="$((seconds * 2000))" \
+        -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 "corpus-$target" 2>&1 |
+        grep -E "^(#|stat::number_of_executed_units|stat::peak_rss|==|SUMMARY|Done)" | tail -6
+        exit "${PIPESTATUS[0]}")
+}
+
+# One target per core (each fuzzer is single-threaded); reports are shown in the targets' order.
+parallel=$(nproc)
+declare -A pid_of
+for target in $targets; do
+    while (($(jobs -rp | wc -l) >= parallel)); do
+        wait -n || true  # each target's status is read below, by its pid
+    done
+    run_target "$target" >"$build_dir/report-$target" &
+    pid_of[$target]=$!
 done
+failed=0
+for target in $targets; do
+    status=0
+    wait "${pid_of[$target]}" || status=$?
+    echo "fuzz: $target for at most ${seconds}s"
+    cat "$build_dir/report-$target"
+    ((status == 0)) || { echo "fuzz: $target exited $status"; failed=1; }
+done
+((failed == 0))
 echo "fuzz: no crash"

@@ -5,9 +5,16 @@
 #   (boost1.81 for Boost.Program_options, yaml-cpp), built here for x86_64-w64-mingw32.
 # Header-only dependencies (Boost, spdlog, fmt, nlohmann/json, doctest, toml++) come from the
 # Debian -dev packages that scripts/install-deps.sh installs.
-# Usage: scripts/install-windows-deps.sh [DEPS_DIR]   (default: build-win-deps)
+# Usage: scripts/install-windows-deps.sh [--fetch-only] [DEPS_DIR]   (default: build-win-deps)
+#   --fetch-only: the packages and the two source trees, nothing compiled (scripts/test.sh does
+#   this part first, in the foreground, so that its background cross-build never holds apt's lock)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+fetch_only=0
+if [[ ${1:-} == --fetch-only ]]; then
+    fetch_only=1
+    shift
+fi
 deps=$(realpath -m "${1:-$here/build-win-deps}")
 "$here/scripts/install-deps.sh" g++-mingw-w64-x86-64-posix wine wine64 dpkg-dev
 
@@ -37,19 +44,28 @@ build_static() { # NAME OUT_LIB SRC_DIR [extra flags...]
     local name=$1 lib=$2 src=$3; shift 3
     local obj="$deps/obj/$name"
     mkdir -p "$obj"
-    local objs=()
-    for cpp in "$src"/*.cpp; do
-        local o="$obj/$(basename "${cpp%.cpp}").o"
-        "$CXX" -std=c++17 -O2 -DNDEBUG "$@" -c "$cpp" -o "$o"
-        objs+=("$o")
-    done
-    "$AR" rcs "$deps/lib/$lib" "${objs[@]}"
+    # One compiler per core; xargs exits non-zero when any file fails to compile.
+    printf '%s\0' "$src"/*.cpp | CXX=$CXX OBJ=$obj xargs -0 -n 1 -P "$(nproc)" bash -c \
+        'cpp=${!#}; exec "$CXX" -std=c++17 -O2 -DNDEBUG "${@:1:$#-1}" -c "$cpp" -o "$OBJ/$(basename "${cpp%.cpp}").o"' \
+        compile "$@"
+    "$AR" rcs "$deps/lib/$lib" "$obj"/*.o
 }
 
-# Boost.Program_options from the boost1.81 source package (its headers are Debian's own copy
-# of the same release in /usr/include/boost).
-if [[ ! -f $deps/lib/libboost_program_options.a ]]; then
+# The sources: Boost.Program_options from the boost1.81 source package (its headers are Debian's
+# own copy of the same release in /usr/include/boost), and yaml-cpp (its headers come from the
+# same tree).
+if ! ls "$deps"/src/boost1.81_*.orig.tar.* >/dev/null 2>&1; then
     (cd "$deps/src" && apt-get source --download-only -qq boost1.81 >/dev/null)
+fi
+if ! ls -d "$deps"/src/yaml-cpp-*/ >/dev/null 2>&1; then
+    (cd "$deps/src" && apt-get source -qq yaml-cpp >/dev/null 2>&1)
+fi
+if ((fetch_only)); then
+    echo "install-windows-deps: packages and sources ready in $deps"
+    exit 0
+fi
+
+if [[ ! -f $deps/lib/libboost_program_options.a ]]; then
     orig=$(ls "$deps"/src/boost1.81_*.orig.tar.* | head -1)
     tar -C "$deps/src" -xf "$orig" --wildcards '*/libs/program_options/src/*'
     po_src=$(ls -d "$deps"/src/boost*/libs/program_options/src | head -1)
@@ -57,9 +73,7 @@ if [[ ! -f $deps/lib/libboost_program_options.a ]]; then
     echo "install-windows-deps: built Boost.Program_options from $(basename "$orig")"
 fi
 
-# yaml-cpp from its source package; its headers come from the same tree.
 if [[ ! -f $deps/lib/libyaml-cpp.a ]]; then
-    (cd "$deps/src" && apt-get source -qq yaml-cpp >/dev/null 2>&1)
     ycpp=$(ls -d "$deps"/src/yaml-cpp-*/ | head -1)
     ln -sfn "$ycpp/include/yaml-cpp" "$deps/include/yaml-cpp"
     build_static yaml-cpp libyaml-cpp.a "$ycpp/src" -I"$ycpp/include" -DYAML_CPP_STATIC_DEFINE
