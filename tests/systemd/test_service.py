@@ -175,7 +175,9 @@ class ServiceTest(BootedSystemCase):
     """carbon-launcher.service with three simulated instances: start, status, journal, reload,
     restart, stop, the watchdog and the delegated cgroups."""
 
-    instances = {"apim-1": ("api-manager", {"start_delay_ms": START_DELAY_MS}, {}),
+    # Its health endpoints answer 200 only START_DELAY_MS after its ports open: the launcher's
+    # readiness probe decides Running before the startup line does.
+    instances = {"apim-1": ("api-manager", {"start_delay_ms": START_DELAY_MS, "health_delay_ms": START_DELAY_MS}, {}),
                  "apim-2": ("api-manager", {}, {"after": ["apim-1"]}),
                  "si": ("streaming-integrator", {}, {})}
     escapee_in = ("si",)
