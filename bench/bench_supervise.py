@@ -150,6 +150,7 @@ class Launcher:
 
     def __init__(self, build, root, count, script_text, restart=None, args=None):
         self.root = root / "cl"
+        self.build = build
         self.profiles = self.root / "profiles"
         self.profiles.mkdir(parents=True)
         for i in range(count):
@@ -171,6 +172,10 @@ class Launcher:
 
     def running(self, count):
         return (self.root / "launcher.log").read_text().count("-> Running") >= count
+
+    def ask_status(self):
+        subprocess.run([str(self.build / "bin" / "carbon-launcher"), "status", "--socket",
+                        str(self.root / "control.sock")], capture_output=True, timeout=60, check=True)
 
     def stop_all(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -209,6 +214,10 @@ class Supervisord:
         out = subprocess.run(["supervisorctl", "-c", str(self.root / "sd.conf"), "status"],
                              capture_output=True, text=True).stdout
         return out.count("RUNNING") >= count
+
+    def ask_status(self):
+        subprocess.run(["supervisorctl", "-c", str(self.root / "sd.conf"), "status"], capture_output=True,
+                       timeout=60)
 
     def stop_all(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -316,13 +325,18 @@ def idle_and_stop(kind, build, count, idle_s):
         before = context_switches(sup.proc.pid)
         time.sleep(idle_s)
         wakeups = context_switches(sup.proc.pid) - before
+        # What answering one status request leaves behind (the page of every instance is built,
+        # sent and freed; what the allocator keeps of it stays with the daemon).
+        sup.ask_status()
+        time.sleep(0.5)
+        after_status = Memory(sup.proc.pid)
         started = time.monotonic()
         sup.stop_all()
         stop_s = time.monotonic() - started
     finally:
         sup.close()
         shutil.rmtree(root, ignore_errors=True)
-    return memory, wakeups, stop_s
+    return memory, wakeups, stop_s, after_status
 
 
 def main():
@@ -356,7 +370,7 @@ def main():
         p50, worst, samples = crash_latency(kind, options.build, options.crashes)
         with jvm_beside(options.beside_jvm):
             small = idle_memory(kind, options.build, base)
-            large, wakeups, stop_s = idle_and_stop(kind, options.build, n, options.idle_s)
+            large, wakeups, stop_s, after_status = idle_and_stop(kind, options.build, n, options.idle_s)
         growth = {field: (getattr(large, field) - getattr(small, field)) / (n - base)
                   for field in ("rss", "pss", "uss", "dirty")}
         results[kind.name] = (p50, worst, samples, large, wakeups, stop_s, small, growth)
@@ -375,6 +389,8 @@ def main():
               f"RSS {growth['rss']:+7.1f} KiB, PSS {growth['pss']:+7.1f} KiB" +
               (f"   target USS growth <= {TARGET_GROWTH_KIB} KiB: {verdict(growth['uss'], TARGET_GROWTH_KIB)}"
                if launcher else ""))
+        print(f"  after one status      {after_status.describe()}   "
+              f"USS {(after_status.uss - large.uss):+.0f} KiB over idle")
         print(f"  wakeups in {options.idle_s:.0f} s idle  {wakeups:6d}")
         print(f"  stop {n} x 500 ms       {stop_s * 1000:8.0f} ms")
     if len(results) == 2:

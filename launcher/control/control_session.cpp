@@ -29,9 +29,12 @@ constexpr std::size_t kMaxTotalQueuedOutput = 64 * 1024 * 1024;
 /// requests without reading the replies stalls itself instead of filling the launcher.
 constexpr std::size_t kReadAheadBytes = 64 * 1024;
 /// When a client goes and this much output (and input) has been freed since the last time, give
-/// the memory back. malloc_trim takes well under 2 ms even on a fragmented 60 MiB heap, so once
-/// per MiB of traffic costs nothing noticeable, and little is left behind by clients that go.
-constexpr std::size_t kReleaseAfterBytes = 1024 * 1024;
+/// the memory back. One status page of 50 instances is ~150 KiB, and building it grew the heap
+/// by ~0.4 MiB that glibc then kept: with a 1 MiB threshold the daemon stayed that much larger
+/// after any `status` (issue 15, measured with bench/bench_supervise.py). malloc_trim takes well
+/// under 2 ms even on a fragmented 60 MiB heap, far less on the daemon's ~2 MiB one, so once
+/// per 64 KiB of traffic costs nothing noticeable.
+constexpr std::size_t kReleaseAfterBytes = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{10};
 /// While the caps keep refusing clients, one log line a minute says so.
 constexpr std::chrono::minutes kBusyLogInterval{1};
