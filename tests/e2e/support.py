@@ -215,9 +215,15 @@ def add_sim_instance(ws, name, runtime, sim=None, **fields):
 
 
 def jvm_pid(home, runtime):
-    """The simulated JVM's pid from the runtime's own pid file (API-M pads it with NUL bytes)."""
+    """The simulated JVM's pid from the runtime's own pid file."""
+    return pid_from_file(home / PID_FILES[runtime])
+
+
+def pid_from_file(path):
+    """The pid in a pid file, or None while it is missing or still being written (the script
+    creates it empty, then writes; API-M pads it with NUL bytes)."""
     try:
-        text = (home / PID_FILES[runtime]).read_bytes().rstrip(b"\0").decode()
+        text = path.read_bytes().rstrip(b"\0").decode().strip()
         return int(text) if text else None
     except (FileNotFoundError, ValueError):
         return None

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from support import (InstancesTestCase, LAUNCHER, RunningLauncher, Workspace, add_sim_instance, alive, group_members, jvm_pid,
-                     kill_leftover_groups, listening_ports_by_pid, record, wait_until)
+                     kill_leftover_groups, listening_ports_by_pid, pid_from_file, record, wait_until)
 
 SCRIPTS = {"api-manager": "bin/api-manager.sh", "streaming-integrator": "bin/server.sh",
            "si-tooling": "bin/tooling.sh"}
@@ -255,7 +255,7 @@ class ScriptFidelityTest(unittest.TestCase):
     def test_a_runtime_home_set_to_the_home_loses_the_config_and_moves_the_pid_file(self):
         home = self.home("si-a", "streaming-integrator", {"bind_delay_ms": 60000})
         proc = self.start(home, "streaming-integrator", env={"RUNTIME_HOME": str(home)})
-        jvm = wait_until(lambda: (home / "runtime.pid").is_file() and int((home / "runtime.pid").read_text()), 20)
+        jvm = wait_until(lambda: pid_from_file(home / "runtime.pid"), 20)
         self.assertTrue(jvm, "runtime.pid is not in the home")
         self.assertFalse((home / "wso2" / "server" / "runtime.pid").exists())
         os.kill(jvm, signal.SIGKILL)
