@@ -215,7 +215,7 @@ class Supervisord:
                              capture_output=True, text=True).stdout
         return out.count("RUNNING") >= count
 
-    def ask_status(self):
+    def ask_status(self):  # its exit status is 3 whenever a program is not RUNNING: not checked
         subprocess.run(["supervisorctl", "-c", str(self.root / "sd.conf"), "status"], capture_output=True,
                        timeout=60)
 
