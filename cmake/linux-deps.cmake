@@ -6,16 +6,15 @@
 # that only it held: their symbol tables, their relocations and the text around every function it
 # calls. Linked in, with --gc-sections, they add 0.4 MiB to the binary (issue 15: measured with
 # bench/bench_supervise.py, which splits the daemon's USS by owner). The Windows build links the
-# same way (windows-deps.cmake), and so is libstdc++ (CMakeLists.txt). OpenSSL and libsystemd
-# stay shared: other processes on a host map them too (sshd maps both on Debian 12), and their
-# security updates reach the daemon with Debian's.
+# same way (windows-deps.cmake), and so is libstdc++ (CMakeLists.txt). OpenSSL stays shared:
+# other processes on a host map it too (sshd on Debian 12), and its security updates reach the
+# daemon with Debian's. No libsystemd: the launcher speaks systemd's notify protocol itself
+# (common/notify_protocol.hpp).
 set(Boost_USE_STATIC_LIBS ON)
 find_package(Boost 1.81 REQUIRED COMPONENTS program_options)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(fmt 9 REQUIRED)
 find_package(Threads REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 function(carbon_require_file variable what)
   if(NOT ${variable})

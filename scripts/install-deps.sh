@@ -2,10 +2,10 @@
 # Installs the Debian packages carbon-launcher builds and tests with, only when one is missing.
 set -euo pipefail
 packages=(
-    cmake g++ ninja-build pkg-config python3 python3-yaml iproute2
+    cmake g++ ninja-build python3 python3-yaml iproute2
     libboost1.81-dev libboost-program-options1.81-dev
     libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
-    libyaml-cpp-dev libtomlplusplus-dev libsystemd-dev
+    libyaml-cpp-dev libtomlplusplus-dev
     help2man dpkg-dev file systemd
     openssl libssl-dev openjdk-17-jdk-headless
     mmdebstrap  # tests/systemd: the Debian root systemd boots in

@@ -3,13 +3,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
+
+#include "notify_protocol.hpp"
 
 namespace carbon {
 
 /// Tells the service manager how the launcher is doing: systemd's notify protocol on Linux (a
-/// no-op when NOTIFY_SOCKET is not set). Watchdog pings come from a timer on the event loop, so
-/// a loop that is stuck stops pinging and systemd restarts the launcher.
+/// no-op when NOTIFY_SOCKET is not set or names no socket the launcher can send to). Watchdog pings
+/// come from a timer on the event loop, so a loop that is stuck stops pinging and systemd restarts
+/// the launcher.
 class ServiceNotifier {
   public:
     explicit ServiceNotifier(boost::asio::io_context& io);
@@ -29,6 +33,7 @@ class ServiceNotifier {
     boost::asio::steady_timer watchdog_timer_;
     std::chrono::microseconds watchdog_interval_{0};
     bool active_ = false;
+    std::optional<NotifyTarget> target_;  // Linux: where $NOTIFY_SOCKET points
     std::string last_status_;
 };
 
