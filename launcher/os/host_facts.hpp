@@ -14,18 +14,15 @@ namespace carbon {
 /// dynamic and excluded port ranges.
 HostFacts read_host_facts(const std::filesystem::path& state_dir);
 
-/// net.ipv4.ip_local_port_range; on Windows the dynamic port range (`netsh int ipv4 show
-/// dynamicport tcp`). nullopt where it cannot be read: the planner prefers offsets whose ports
-/// stay out of it.
-std::optional<PortRange> read_ephemeral_range();
-
-/// net.ipv4.ip_local_reserved_ports; on Windows the administered excluded port ranges (`netsh
-/// int ipv4 show excludedportrange protocol=tcp`, marked "*"). Empty where it cannot be read.
-std::vector<PortRange> read_reserved_ports();
-
-/// Ports no program can bind although none listens: on Windows the excluded port ranges that
-/// are not administered (taken at boot by Hyper-V, WSL or Docker's NAT). Linux has none.
-std::vector<PortRange> read_unbindable_ports();
+/// The host's port ranges the planner weighs (PlanPreferences), each left empty where it cannot
+/// be read:
+/// - ephemeral: net.ipv4.ip_local_port_range; on Windows the dynamic port range (`netsh int ipv4
+///   show dynamicport tcp`);
+/// - reserved: net.ipv4.ip_local_reserved_ports; on Windows the administered excluded port
+///   ranges (`netsh int ipv4 show excludedportrange protocol=tcp`, marked "*");
+/// - unbindable: on Windows the excluded port ranges that are not administered (taken at boot by
+///   Hyper-V, WSL or Docker's NAT); Linux has none.
+PlanPreferences read_plan_preferences();
 
 /// One planned instance's JDK, script, environment and disk, as its start will see them.
 InstanceFacts read_instance_facts(const InstancePlan& plan,

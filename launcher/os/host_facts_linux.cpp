@@ -73,8 +73,6 @@ std::optional<std::uint64_t> soft_limit(int resource) {
     return static_cast<std::uint64_t>(limit.rlim_cur);
 }
 
-}  // namespace
-
 std::optional<PortRange> read_ephemeral_range() {
     const auto text = read_host_file("proc/sys/net/ipv4/ip_local_port_range");
     return text ? parse_port_range(*text) : std::nullopt;
@@ -86,8 +84,14 @@ std::vector<PortRange> read_reserved_ports() {
                 : std::vector<PortRange>{};
 }
 
-std::vector<PortRange> read_unbindable_ports() {
-    return {};  // a port in ip_local_reserved_ports is only kept from ephemeral use
+}  // namespace
+
+PlanPreferences read_plan_preferences() {
+    PlanPreferences preferences;
+    preferences.ephemeral = read_ephemeral_range();
+    preferences.reserved = read_reserved_ports();
+    // No unbindable ranges: a port in ip_local_reserved_ports is only kept from ephemeral use.
+    return preferences;
 }
 
 void read_platform_host_facts(HostFacts& facts) {

@@ -230,16 +230,13 @@ std::vector<PortRange> excluded_ranges(const NetshPortFacts& facts, bool adminis
 
 }  // namespace
 
-std::optional<PortRange> read_ephemeral_range() {
-    return netsh_port_facts().dynamic;
-}
-
-std::vector<PortRange> read_reserved_ports() {
-    return excluded_ranges(netsh_port_facts(), true);
-}
-
-std::vector<PortRange> read_unbindable_ports() {
-    return excluded_ranges(netsh_port_facts(), false);
+PlanPreferences read_plan_preferences() {
+    const auto ports = netsh_port_facts();
+    PlanPreferences preferences;
+    preferences.ephemeral = ports.dynamic;
+    preferences.reserved = excluded_ranges(ports, true);
+    preferences.unbindable = excluded_ranges(ports, false);
+    return preferences;
 }
 
 void read_platform_host_facts(HostFacts& facts) {

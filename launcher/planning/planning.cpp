@@ -24,11 +24,7 @@ std::unique_ptr<PlanningSession> load_session(const CommonOptions& options) {
 void plan_session(PlanningSession& session, const StickyOffsets& sticky, const PortProbe& host) {
     // Keep ports out of the ephemeral range where an offset allows (check warns otherwise), and
     // auto offsets out of ranges where nothing can bind (Windows; check fails explicit ones).
-    PlanPreferences preferences;
-    preferences.ephemeral = read_ephemeral_range();
-    preferences.reserved = read_reserved_ports();
-    preferences.unbindable = read_unbindable_ports();
-    session.plan = plan_offsets(session.profiles, sticky, host, preferences);
+    session.plan = plan_offsets(session.profiles, sticky, host, read_plan_preferences());
 }
 
 std::unique_ptr<PlanningSession> plan_from_options(const CommonOptions& options) {

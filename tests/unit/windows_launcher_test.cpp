@@ -89,7 +89,12 @@ TEST_CASE("netsh's port ranges: test files with the hooks on, netsh bounded with
     CHECK(faked.excluded->size() == 2);
     REQUIRE(faked.reserved.size() == 1);  // the administered one
     CHECK(faked.reserved[0].first == 50000);
-    CHECK(read_ephemeral_range()->first == 1024);
+    const PlanPreferences preferences = read_plan_preferences();
+    CHECK(preferences.ephemeral->first == 1024);
+    REQUIRE(preferences.reserved.size() == 1);
+    CHECK(preferences.reserved[0].first == 50000);
+    REQUIRE(preferences.unbindable.size() == 1);  // Hyper-V's, not administered
+    CHECK(preferences.unbindable[0].first == 9400);
 
     std::filesystem::remove(dir.path() / "netsh/excludedportrange.txt");
     HostFacts missing;
