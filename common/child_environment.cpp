@@ -5,6 +5,15 @@
 #include <cstdlib>
 
 namespace carbon {
+namespace {
+
+/// What systemd hands the launcher's service alone: its notify socket and watchdog, and the
+/// sockets it passed. A JVM that inherited NOTIFY_SOCKET and used it would only fill the journal
+/// with "reception only permitted for main PID" (NotifyAccess=main).
+constexpr const char* kServiceManagerVariables[] = {
+    "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"};
+
+}  // namespace
 
 std::vector<std::string> child_environment(const Profile& profile,
                                            const std::map<std::string, std::string>& launcher_env,
@@ -32,6 +41,9 @@ std::vector<std::string> child_environment(const Profile& profile,
                                                                 : "";
     env.erase("CARBON_HOME");
     env.erase("RUNTIME_HOME");
+    for (const char* name : kServiceManagerVariables) {
+        env.erase(name);
+    }
     if (profile.table != nullptr && profile.table->family == RuntimeFamily::Carbon5) {
         env.erase("RUNTIME");  // carbon.sh takes the runtime name from it before RUNTIME_HOME
     }

@@ -2,6 +2,7 @@
 reads what the launcher tells the service manager."""
 import json
 import os
+import pathlib
 import signal
 import socket
 import subprocess
@@ -80,6 +81,10 @@ class NotifyTest(unittest.TestCase):
                                            capture_output=True, text=True, timeout=30, check=True).stdout)
         self.assertEqual({i["state"] for i in status["instances"]}, {"Running"})
         self.assertEqual(sum(m == "READY=1" for _, m in self.messages), 1)
+        # What systemd gives the launcher's service is not passed on to the instances.
+        for name in RUNTIMES:
+            environ = pathlib.Path(f"/proc/{record(self.ws, name)['pid']}/environ").read_bytes().split(b"\0")
+            self.assertEqual([e for e in environ if e.startswith((b"NOTIFY_SOCKET=", b"WATCHDOG_"))], [], name)
 
         # Watchdog: about one ping per 200 ms while the loop runs...
         self._collect(2.0)

@@ -38,6 +38,28 @@ TEST_CASE("the launcher's own CARBON_HOME and RUNTIME_HOME never leak into an in
     CHECK_FALSE(has(env, "CARBON_HOME=/opt/other"));
 }
 
+TEST_CASE("what systemd gave the launcher's service stays with the launcher") {
+    Profile profile;
+    profile.home = "/opt/apim-1";
+    profile.table = test::source_catalog().find("api-manager");
+    const auto env = child_environment(profile,
+                                       {{"NOTIFY_SOCKET", "/run/systemd/notify"},
+                                        {"WATCHDOG_USEC", "60000000"},
+                                        {"WATCHDOG_PID", "42"},
+                                        {"LISTEN_FDS", "1"},
+                                        {"LISTEN_PID", "42"},
+                                        {"LISTEN_FDNAMES", "control"},
+                                        {"INVOCATION_ID", "abc"}},
+                                       Platform::Linux);
+    for (const char* name : {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=", "LISTEN_FDS=",
+                             "LISTEN_PID=", "LISTEN_FDNAMES="}) {
+        CAPTURE(name);
+        CHECK(std::none_of(env.begin(), env.end(),
+                           [name](const std::string& e) { return e.rfind(name, 0) == 0; }));
+    }
+    CHECK(has(env, "INVOCATION_ID=abc"));  // which service run it belongs to: still true of it
+}
+
 TEST_CASE("SI gets no RUNTIME_HOME=HOME: its scripts' default HOME/wso2/server names the config") {
     // RUNTIME_HOME=HOME would make Carbon 5's runtime name the home's folder name and the JVM
     // would read conf/<that name>/deployment.yaml, not the patched conf/server/deployment.yaml.
