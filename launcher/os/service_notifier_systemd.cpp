@@ -68,6 +68,7 @@ void ServiceNotifier::notify(const std::string& message) {
         spdlog::warn("notify {} to systemd failed: {}", message, std::strerror(errno));
     }
 }
+
 void ServiceNotifier::schedule_watchdog() {
     watchdog_timer_.expires_after(watchdog_interval_);
     watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
