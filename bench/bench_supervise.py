@@ -77,9 +77,10 @@ class Memory:
 
 
 # Who the private pages belong to. Which of them are private depends on the neighbours: Debian's
-# OpenJDK (libjvm.so) maps libstdc++, sshd maps OpenSSL and libsystemd; on this machine nothing
-# else may run, and every page the daemon touches is then its own.
-OWNERS = (("libstdc++", ("libstdc++", "libgcc_s", "libm.")),
+# OpenJDK (libjvm.so) maps libstdc++, sshd maps OpenSSL; on this machine nothing else may run,
+# and every page the daemon touches is then its own. (libsystemd: builds before the launcher
+# spoke the notify protocol itself linked it.)
+OWNERS = (("libstdc++, libgcc and libm", ("libstdc++", "libgcc_s", "libm.")),
           ("OpenSSL", ("libssl", "libcrypto")),
           ("libsystemd and its libraries", ("libsystemd", "libgcrypt", "libgpg-error", "liblz4",
                                             "libzstd", "liblzma", "libcap")),
