@@ -31,11 +31,11 @@ bool FleetOrder::dependents_down(const FleetMember& member) const {
 
 std::vector<std::string> FleetOrder::due_to_start() const {
     std::vector<std::string> due;
+    if (!retiring_.empty()) {
+        return due;
+    }
     for (const auto& member : members_) {
-        const bool predecessor_left =
-            std::find(retiring_.begin(), retiring_.end(), member.name) != retiring_.end();
-        if (!member.ever_started && member.autostart && !predecessor_left &&
-            dependencies_ready(member)) {
+        if (!member.ever_started && member.autostart && dependencies_ready(member)) {
             due.push_back(member.name);
         }
     }

@@ -19,15 +19,17 @@ struct FleetMember {
 };
 
 /// The supervisor's ordering rules, without processes: which instances start now (`after` order;
-/// an instance replaced by a reload waits until its predecessor's group is gone) and which stop
-/// now during a shutdown (reverse `after` order; independent instances in parallel).
+/// an instance a reload added or replaced waits until every retiring group is gone) and which
+/// stop now during a shutdown (reverse `after` order; independent instances in parallel).
 class FleetOrder {
   public:
     /// `members` are the current instances; `retiring` are the names of instances replaced or
     /// removed by a reload whose processes may still exist.
     FleetOrder(std::vector<FleetMember> members, std::vector<std::string> retiring);
 
-    /// Never started, autostart, every instance it comes `after` Running, no predecessor left.
+    /// Never started, autostart, every instance it comes `after` Running, nothing retiring: the
+    /// new plan may give it ports that any retiring group still holds (its predecessor's, or
+    /// those of an instance the plan moved to another offset or removed).
     std::vector<std::string> due_to_start() const;
     /// Up or waiting to retry, and every instance that comes after it is down.
     std::vector<std::string> due_to_stop() const;

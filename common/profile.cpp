@@ -443,16 +443,21 @@ void read_limits(JsonFieldReader& reader, Profile& profile) {
     sub.reject_unknown_keys({"memory_max", "pids_max"});
 }
 
+/// A path of the profile as an absolute one: relative to the profile's file, which is itself
+/// relative to the working directory when --profiles is. Absolute, because the instance runs in
+/// its home: a relative home, script or JAVA_HOME would not resolve from there.
+std::filesystem::path from_profile(const Profile& profile, const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(profile.source.parent_path() / path, ec);
+    return (ec ? profile.source.parent_path() / path : absolute).lexically_normal();
+}
+
 void resolve_home(JsonFieldReader& reader, Profile& profile, const std::string& home_text,
                   const std::string& script_text, Platform platform) {
     if (home_text.empty()) {
         return;
     }
-    std::filesystem::path home(home_text);
-    if (home.is_relative()) {
-        home = profile.source.parent_path() / home;  // relative to the profile file
-    }
-    profile.home = home.lexically_normal();
+    profile.home = from_profile(profile, home_text);
     std::error_code ec;
     if (!std::filesystem::is_directory(profile.home, ec)) {
         reader.error("home", profile.home.string() +
@@ -755,11 +760,13 @@ Profile parse_profile(const std::string& text, const std::filesystem::path& sour
     if (!check_no_control_characters(reader, reader.pointer_to("java_home"), profile.java_home,
                                      "the path")) {
         profile.java_home.clear();
-    } else if (!profile.java_home.empty() &&
-               !std::filesystem::is_directory(profile.java_home, ec)) {
-        reader.error("java_home",
-                     profile.java_home +
-                         " is not a directory; point it at a JDK (the folder with bin/java)");
+    } else if (!profile.java_home.empty()) {
+        profile.java_home = from_profile(profile, profile.java_home).string();
+        if (!std::filesystem::is_directory(profile.java_home, ec)) {
+            reader.error("java_home",
+                         profile.java_home +
+                             " is not a directory; point it at a JDK (the folder with bin/java)");
+        }
     }
     read_env(reader, profile);
     profile.after = reader.string_list("after");

@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$dir/homes" "$dir/profiles" "$dir/state" "$dir/jdk/bin"
 # A simulated JDK: the simulated JVMs need nothing of it, `check` reads its release file.
 echo 'JAVA_VERSION="17.0.12"' > "$dir/jdk/release"
-jdk=$(cd "$dir/jdk" && pwd)  # "java_home" is not relative to the profile, unlike "home"
+jdk=$(cd "$dir/jdk" && pwd)  # absolute: a relative "java_home" would be relative to the profile
 
 profile() {  # NAME RUNTIME VERSION EXTRA_JSON
     "$repo/scripts/make-sim-home.sh" "$2" "$dir/homes/$1" "$sim"

@@ -212,12 +212,7 @@ void Supervisor::on_state_change(SupervisedProcess& instance) {
     const auto retired = std::find_if(retiring_.begin(), retiring_.end(),
                                       [&](const auto& r) { return r.get() == &instance; });
     if (retired != retiring_.end() && !instance.has_processes() && !is_live(instance.state())) {
-        // Destroying it here would pull the object out from under its own handler.
-        asio::post(io_, [this, gone = &instance] {
-            std::erase_if(retiring_, [gone](const auto& r) { return r.get() == gone; });
-            start_what_is_due();
-            finish_if_all_down();
-        });
+        forget_retired(&instance);
     }
     if (shutting_down_) {
         stop_what_is_due();
@@ -304,11 +299,8 @@ ReloadResult Supervisor::reload() {
         for (const auto& [name, instance] : instances_) {
             current[name] = instance->offset();
         }
-        const HostPortsExcept host([this](int pid) {
-            return std::any_of(instances_.begin(), instances_.end(), [pid](const auto& entry) {
-                return entry.second->owns_process(pid);
-            });
-        });
+        // The ports the launcher's own groups hold, retiring ones included, are not conflicts.
+        const HostPortsExcept host([this](int pid) { return owns_process(pid); });
         plan_session(*session, current, host);
         if (!session->plan.ok()) {
             for (const auto& conflict : session->plan.conflicts) {
@@ -340,9 +332,9 @@ ReloadResult Supervisor::reload() {
         if (it != instances_.end()) {
             spdlog::info("reload: {} changed: restarting it", name);
             result.changed.push_back(name);
-            retiring_.push_back(std::move(it->second));
+            auto replaced = std::move(it->second);
             instances_.erase(it);
-            retiring_.back()->stop();
+            retire(std::move(replaced));
         } else {
             spdlog::info("reload: {} is new", name);
             result.added.push_back(name);
@@ -356,12 +348,44 @@ ReloadResult Supervisor::reload() {
         }
         spdlog::info("reload: {} was removed: stopping it", it->first);
         result.removed.push_back(it->first);
-        retiring_.push_back(std::move(it->second));
+        auto removed = std::move(it->second);
         it = instances_.erase(it);
-        retiring_.back()->stop();
+        retire(std::move(removed));
     }
     start_what_is_due();
     return result;
+}
+
+void Supervisor::retire(std::unique_ptr<SupervisedProcess> instance) {
+    const ProcessState before = instance->state();
+    instance->stop();
+    retiring_.push_back(std::move(instance));
+    const SupervisedProcess& retired = *retiring_.back();
+    // Stopped, Exited or Fatal with nothing running: stop() changed nothing, so no state change
+    // will take it out of retiring_, and everything a reload added would wait for it forever.
+    if (retired.state() == before && !retired.has_processes() && !is_live(before)) {
+        forget_retired(&retired);
+    }
+}
+
+// Posted, never done in place: a handler of the instance that is already queued (its own state
+// change, a timer that expired) runs first, while the object still exists.
+void Supervisor::forget_retired(const SupervisedProcess* gone) {
+    asio::post(io_, [this, gone] {
+        std::erase_if(retiring_, [gone](const auto& r) { return r.get() == gone; });
+        start_what_is_due();
+        finish_if_all_down();
+    });
+}
+
+bool Supervisor::owns_process(int pid) const {
+    const auto owns = [pid](const SupervisedProcess& instance) {
+        return instance.owns_process(pid);
+    };
+    return std::any_of(instances_.begin(), instances_.end(),
+                       [&](const auto& entry) { return owns(*entry.second); }) ||
+           std::any_of(retiring_.begin(), retiring_.end(),
+                       [&](const auto& instance) { return owns(*instance); });
 }
 
 // What changes from moment to moment.

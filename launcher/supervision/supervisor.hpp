@@ -77,6 +77,14 @@ class Supervisor : public ControlHandler {
     void finish_if_all_down();
     /// Takes the profiles again; says what it did (SIGHUP ignores it, the control socket sends it).
     ReloadResult reload();
+    /// Stops an instance a reload removed or replaced; it stays in retiring_ until its group is
+    /// gone, and one with nothing running (Stopped, Exited, Fatal) goes at once.
+    void retire(std::unique_ptr<SupervisedProcess> instance);
+    /// Takes a retired instance whose group is gone out of retiring_, then starts what was
+    /// waiting for it.
+    void forget_retired(const SupervisedProcess* gone);
+    /// True when `pid` belongs to one of the launcher's instances, current or retiring.
+    bool owns_process(int pid) const;
     void update_service_status();
     void keep_service_manager_waiting();
     InstancePaths paths_for(const std::string& name) const;

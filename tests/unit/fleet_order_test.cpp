@@ -52,11 +52,16 @@ TEST_CASE("start order: autostart false waits for an explicit start") {
 }
 
 TEST_CASE(
-    "start order: an instance a reload replaced waits until its predecessor's group is gone") {
-    const FleetOrder replacing({member("apim-1"), member("apim-2")}, {"apim-1"});
-    CHECK(replacing.due_to_start() == Names{"apim-2"});
-    const FleetOrder replaced({member("apim-1"), member("apim-2")}, {});
-    CHECK(replaced.due_to_start() == Names{"apim-1", "apim-2"});
+    "start order: an instance a reload added or replaced waits until every retiring group is "
+    "gone") {
+    // apim-1 replaced; zz added with the explicit offset apim-1 held until the reload moved it:
+    // neither starts while the old apim-1 still holds its ports.
+    const FleetOrder replacing({member("apim-1"), member("zz")}, {"apim-1"});
+    CHECK(replacing.due_to_start().empty());
+    const FleetOrder removing({member("zz")}, {"old"});
+    CHECK(removing.due_to_start().empty());
+    const FleetOrder replaced({member("apim-1"), member("zz")}, {});
+    CHECK(replaced.due_to_start() == Names{"apim-1", "zz"});
 }
 
 TEST_CASE("start order: an `after` naming an instance no longer supervised holds nothing up") {

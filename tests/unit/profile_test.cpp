@@ -194,6 +194,32 @@ TEST_CASE("a relative home is resolved against the profile's folder") {
     CHECK(profiles.front().offset_method == OffsetMethod::Config);
 }
 
+TEST_CASE("with --profiles relative to the working directory, home and java_home are absolute") {
+    // The instance runs in its home: a relative home (its script, CARBON_HOME) or JAVA_HOME
+    // would not resolve from there.
+    TempDir dir;
+    make_home(dir / "packs/apim", "api-manager");
+    std::filesystem::create_directories(dir / "jdk/bin");
+    write_file(dir / "profiles/apim.json",
+               R"({"name":"apim","runtime":"api-manager","home":"../packs/apim",)"
+               R"("java_home":"../jdk"})");
+    const auto previous = std::filesystem::current_path();
+    std::filesystem::current_path(dir.path());
+    std::vector<Profile> profiles;
+    try {
+        profiles = load_profiles("profiles", source_catalog(), Platform::Linux);
+    } catch (...) {
+        std::filesystem::current_path(previous);
+        throw;
+    }
+    std::filesystem::current_path(previous);
+    REQUIRE(profiles.size() == 1);
+    CHECK(profiles.front().home.is_absolute());
+    CHECK(std::filesystem::equivalent(profiles.front().home, dir / "packs/apim"));
+    CHECK(std::filesystem::path(profiles.front().java_home).is_absolute());
+    CHECK(std::filesystem::equivalent(profiles.front().java_home, dir / "jdk"));
+}
+
 TEST_CASE("all errors of all files are reported in one run") {
     TempDir dir;
     write_file(dir / "profiles/a.json", R"({"name":"A","runtime":"api-manager"})");

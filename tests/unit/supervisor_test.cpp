@@ -230,6 +230,90 @@ TEST_CASE("supervisor: a reload restarts only the instance whose profile changed
     CHECK(daemon.run() == 0);
 }
 
+TEST_CASE(
+    "supervisor: a reload of an instance that gave up starts it again; the launcher still "
+    "stops") {
+    Fleet fleet;
+    fleet.add("a");
+    fleet.add("b", R"(,"restart":{"max_retries":0})");
+    Daemon daemon(fleet);
+    daemon.script
+        .when(
+            "both spawned", [&] { return daemon.runs() == 2; },
+            [&] {
+                daemon.run_of("a").print(kStartupLine);
+                daemon.run_of("b").exit(ExitStatus{false, 1});  // no retries: Fatal
+            })
+        .when(
+            "b Fatal", [&] { return fleet.log_has("b", "-> Fatal"); },
+            [&] {
+                fleet.write_profile("b", R"(,"restart":{"max_retries":0},"args":["-Dfixed=1"])");
+                ::raise(SIGHUP);
+            })
+        .when(
+            "b spawned again, with nothing of it left to stop", [&] { return daemon.runs() == 3; },
+            [&] {
+                CHECK(daemon.host->runs[2]->name == "b");
+                daemon.run_of("b").print(kStartupLine);
+            })
+        .when(
+            "b Running", [&] { return fleet.log_has("b", "-> Running"); },
+            [&] { daemon.supervisor.request_shutdown(); })
+        .when(
+            "b stops", [&] { return daemon.run_of("b").stop_requests == 1; },
+            [&] { daemon.run_of("b").exit(kSigtermExit); })
+        .when(
+            "a stops", [&] { return daemon.run_of("a").stop_requests == 1; },
+            [&] { daemon.run_of("a").exit(kSigtermExit); });
+    CHECK(daemon.run() == 0);  // before the fix: the old b stayed retiring and this never returned
+}
+
+TEST_CASE("supervisor: what a reload adds starts once every group it replaced is gone") {
+    Fleet fleet;
+    fleet.add("a");
+    Daemon daemon(fleet);
+    daemon.script
+        .when(
+            "a spawned", [&] { return daemon.runs() == 1; },
+            [&] { daemon.run_of("a").print(kStartupLine); })
+        .when(
+            "a Running", [&] { return fleet.log_has("a", "-> Running"); },
+            [&] {
+                // The new plan may hand c ports the old a still holds (an explicit offset, a
+                // moved one): c must not start before the old a is gone.
+                fleet.write_profile("a", R"(,"args":["-Dchanged=1"])");
+                fleet.add("c");
+                ::raise(SIGHUP);
+            })
+        .when(
+            "a asked to stop for the restart",
+            [&] { return daemon.run_of("a").stop_requests == 1; },
+            [&] {
+                CHECK(daemon.runs() == 1);  // c waits
+                daemon.run_of("a").exit(kSigtermExit);
+            })
+        .when(
+            "a and c spawned once the old a is gone", [&] { return daemon.runs() == 3; },
+            [&] {
+                daemon.run_of("a").print(kStartupLine);
+                daemon.run_of("c").print(kStartupLine);
+            })
+        .when(
+            "both Running", [&] { return fleet.log_has("c", "-> Running") && daemon.runs() == 3; },
+            [&] { daemon.supervisor.request_shutdown(); })
+        .when(
+            "both asked to stop",
+            [&] {
+                return daemon.run_of("a").stop_requests == 1 &&
+                       daemon.run_of("c").stop_requests == 1;
+            },
+            [&] {
+                daemon.run_of("a").exit(kSigtermExit);
+                daemon.run_of("c").exit(kSigtermExit);
+            });
+    CHECK(daemon.run() == 0);
+}
+
 TEST_CASE("supervisor: a crash of a running instance restarts only that instance") {
     Fleet fleet;
     fleet.add("a", R"(,"restart":{"delay_ms":50})");
