@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "supervision/cgroup.hpp"
 
@@ -12,8 +13,10 @@ namespace carbon {
 
 /// The supervisor's first phase: stops the instances that an earlier, crashed launcher left
 /// running (its records in STATE/instances) before their homes and ports are used again:
-/// SIGTERM to each group, SIGKILL after `stop_timeout`. Runs on the supervisor's own loop (no
-/// nested loop): `done` is posted once every leftover is gone, at once when there is none.
+/// SIGTERM to each group, and SIGKILL to one still there after its own stop timeout
+/// (`stop_timeout_of(name)`: the instance's profile's, or the default for one no profile names).
+/// Runs on the supervisor's own loop (no nested loop): `done` is posted once every leftover is
+/// gone, at once when there is none.
 ///
 /// A record is acted on only when it still names this boot's process: a record written before
 /// the last boot is stale, a group leader with another start time is a reused pid, and a
@@ -24,7 +27,8 @@ namespace carbon {
 class LeftoverCleanup {
   public:
     LeftoverCleanup(boost::asio::io_context& io, const std::filesystem::path& state_dir,
-                    const Containment& containment, std::chrono::seconds stop_timeout,
+                    const Containment& containment,
+                    const std::function<std::chrono::seconds(const std::string&)>& stop_timeout_of,
                     std::function<void()> done);
     ~LeftoverCleanup();
     LeftoverCleanup(const LeftoverCleanup&) = delete;

@@ -90,22 +90,23 @@ std::string not_ours(const InstanceRecord& record, const std::filesystem::path& 
 struct Leftover {
     InstanceRecord record;                   // for a cgroup found without a record: its name only
     std::unique_ptr<InstanceCgroup> cgroup;  // null: the record's process group
+    std::unique_ptr<asio::steady_timer> deadline;  // its own stop timeout, then SIGKILL
 };
 
 struct LeftoverCleanup::Native {
-    explicit Native(asio::io_context& context) : io(context), deadline(context) {}
+    explicit Native(asio::io_context& context) : io(context) {}
     asio::io_context& io;
     std::vector<Leftover> leftovers;
     std::filesystem::path records_dir;
+    long long booted_at = 0;
     std::vector<std::unique_ptr<asio::posix::stream_descriptor>> watchers;
     std::size_t remaining = 0;
-    asio::steady_timer deadline;
     std::function<void()> done;
     bool finished = false;
 
-    void find(long long booted_at, const Containment& containment);
+    void find(const Containment& containment);
     std::optional<Leftover> examine(const InstanceRecord& record, const std::filesystem::path& file,
-                                    long long booted_at, const Containment& containment);
+                                    const Containment& containment);
     void find_unrecorded_cgroups(const Containment& containment);
     void stop(Leftover& leftover);
     void watch_exits(const std::vector<int>& pids);
@@ -113,12 +114,14 @@ struct LeftoverCleanup::Native {
     void wait_until_empty(asio::posix::stream_descriptor& events, const InstanceCgroup& cgroup);
     void one_gone();
     void finish();
-    void kill_all(const char* why);
+    bool still_there(const Leftover& leftover) const;
+    void kill(const Leftover& leftover, const std::string& why);
+    void kill_all(const std::string& why);
 };
 
 // Live records of an earlier launcher; records that no longer name live processes of ours are
 // deleted.
-void LeftoverCleanup::Native::find(long long booted_at, const Containment& containment) {
+void LeftoverCleanup::Native::find(const Containment& containment) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(records_dir, ec)) {
         if (entry.path().extension() != ".json") {
@@ -134,7 +137,7 @@ void LeftoverCleanup::Native::find(long long booted_at, const Containment& conta
         }
         try {
             const InstanceRecord record = parse_instance_record(*text, entry.path());
-            if (auto leftover = examine(record, entry.path(), booted_at, containment)) {
+            if (auto leftover = examine(record, entry.path(), containment)) {
                 leftovers.push_back(std::move(*leftover));
                 continue;
             }
@@ -150,7 +153,6 @@ void LeftoverCleanup::Native::find(long long booted_at, const Containment& conta
 // ours), else its process group, checked by not_ours(). nullopt: nothing of it is left.
 std::optional<Leftover> LeftoverCleanup::Native::examine(const InstanceRecord& record,
                                                          const std::filesystem::path& file,
-                                                         long long booted_at,
                                                          const Containment& containment) {
     if (record.cgroup.empty()) {
         if (group_members(record.pgid).empty()) {
@@ -163,7 +165,7 @@ std::optional<Leftover> LeftoverCleanup::Native::examine(const InstanceRecord& r
                 file.string(), record.pgid, why);
             return std::nullopt;
         }
-        return Leftover{record, nullptr};
+        return Leftover{record, nullptr, nullptr};
     }
     if (!containment.may_hold(record.cgroup, record.name)) {
         spdlog::warn(
@@ -176,7 +178,7 @@ std::optional<Leftover> LeftoverCleanup::Native::examine(const InstanceRecord& r
     if (!cgroup->populated()) {
         return std::nullopt;  // gone with its processes (cgroups do not outlive a boot)
     }
-    return Leftover{record, std::move(cgroup)};
+    return Leftover{record, std::move(cgroup), nullptr};
 }
 
 // A cgroup in this launcher's subtree that still holds processes is a leftover even when its
@@ -278,16 +280,41 @@ void LeftoverCleanup::Native::one_gone() {
     }
 }
 
-void LeftoverCleanup::Native::kill_all(const char* why) {
+// Checked again before a SIGKILL: a group that has exited since its SIGTERM is not signalled,
+// since its id may by now be the id of a newer process's group.
+bool LeftoverCleanup::Native::still_there(const Leftover& leftover) const {
+    if (leftover.cgroup) {
+        return leftover.cgroup->populated();
+    }
+    if (group_members(leftover.record.pgid).empty()) {
+        return false;
+    }
+    const auto file = records_dir / (leftover.record.name + ".json");
+    if (const std::string why = not_ours(leftover.record, file, booted_at); !why.empty()) {
+        spdlog::warn("{}: process group {} is not its own any more ({}): not killed",
+                     leftover.record.name, leftover.record.pgid, why);
+        return false;
+    }
+    return true;
+}
+
+void LeftoverCleanup::Native::kill(const Leftover& leftover, const std::string& why) {
+    if (!still_there(leftover)) {
+        return;
+    }
+    if (leftover.cgroup) {
+        spdlog::warn("{}: {}: SIGKILL to cgroup {} ({})", leftover.record.name, why,
+                     leftover.cgroup->directory().string(), leftover.cgroup->kill());
+    } else {
+        spdlog::warn("{}: {}: SIGKILL to process group {}", leftover.record.name, why,
+                     leftover.record.pgid);
+        signal_group(leftover.record.pgid, SIGKILL);
+    }
+}
+
+void LeftoverCleanup::Native::kill_all(const std::string& why) {
     for (const auto& leftover : leftovers) {
-        if (leftover.cgroup) {
-            spdlog::warn("{}: {}: SIGKILL to cgroup {} ({})", leftover.record.name, why,
-                         leftover.cgroup->directory().string(), leftover.cgroup->kill());
-        } else {
-            spdlog::warn("{}: {}: SIGKILL to process group {}", leftover.record.name, why,
-                         leftover.record.pgid);
-            signal_group(leftover.record.pgid, SIGKILL);
-        }
+        kill(leftover, why);
     }
 }
 
@@ -298,7 +325,11 @@ void LeftoverCleanup::Native::finish() {
         return;
     }
     finished = true;
-    deadline.cancel();
+    for (const auto& leftover : leftovers) {
+        if (leftover.deadline) {
+            leftover.deadline->cancel();
+        }
+    }
     for (const auto& leftover : leftovers) {
         std::error_code ec;
         std::filesystem::remove(records_dir / (leftover.record.name + ".json"), ec);
@@ -306,28 +337,31 @@ void LeftoverCleanup::Native::finish() {
     asio::post(io, std::move(done));
 }
 
-LeftoverCleanup::LeftoverCleanup(asio::io_context& io, const std::filesystem::path& state_dir,
-                                 const Containment& containment, std::chrono::seconds stop_timeout,
-                                 std::function<void()> done)
+LeftoverCleanup::LeftoverCleanup(
+    asio::io_context& io, const std::filesystem::path& state_dir, const Containment& containment,
+    const std::function<std::chrono::seconds(const std::string&)>& stop_timeout_of,
+    std::function<void()> done)
     : native_(std::make_unique<Native>(io)) {
     Native& n = *native_;
     n.records_dir = state_dir / "instances";
+    n.booted_at = boot_time();
     n.done = std::move(done);
-    n.find(boot_time(), containment);
+    n.find(containment);
     // One count held while the leftovers are signalled, so that one found empty at once cannot
     // finish the phase in the middle of this loop.
     n.remaining = 1;
     for (auto& leftover : n.leftovers) {
         n.stop(leftover);
+        const std::chrono::seconds timeout = stop_timeout_of(leftover.record.name);
+        leftover.deadline = std::make_unique<asio::steady_timer>(io, timeout);
+        leftover.deadline->async_wait(
+            [&n, &leftover, timeout](const boost::system::error_code& ec) {
+                if (!ec) {
+                    n.kill(leftover,
+                           "still running " + std::to_string(timeout.count()) + " s after SIGTERM");
+                }
+            });
     }
-    n.deadline.expires_after(stop_timeout);
-    n.deadline.async_wait([&n, stop_timeout](const boost::system::error_code& ec) {
-        if (!ec) {
-            const std::string why =
-                "still running " + std::to_string(stop_timeout.count()) + " s after SIGTERM";
-            n.kill_all(why.c_str());
-        }
-    });
     n.one_gone();
 }
 

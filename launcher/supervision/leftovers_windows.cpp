@@ -11,7 +11,8 @@ namespace carbon {
 struct LeftoverCleanup::Native {};
 
 LeftoverCleanup::LeftoverCleanup(boost::asio::io_context& io, const std::filesystem::path&,
-                                 const Containment&, std::chrono::seconds,
+                                 const Containment&,
+                                 const std::function<std::chrono::seconds(const std::string&)>&,
                                  std::function<void()> done)
     : native_(std::make_unique<Native>()) {
     boost::asio::post(io, std::move(done));

@@ -84,18 +84,24 @@ int Supervisor::run() {
                                       : Containment::set_up(options_.state());
     spdlog::info("containment: {}", containment_->describe());
     host_ = seams_.host ? seams_.host(containment_) : std::make_shared<OsRunHost>(containment_);
-    int longest_stop = 60;
+    // A leftover gets its profile's stop timeout; one whose profile is gone, the default.
+    std::map<std::string, std::chrono::seconds> stop_timeouts;
     for (const auto& profile : session->profiles) {
-        longest_stop = std::max(longest_stop, profile.stop_timeout_s);
+        stop_timeouts[profile.name] = std::chrono::seconds(profile.stop_timeout_s);
     }
+    auto stop_timeout_of = [stop_timeouts](const std::string& name) {
+        const auto found = stop_timeouts.find(name);
+        return found != stop_timeouts.end() ? found->second
+                                            : std::chrono::seconds(Profile{}.stop_timeout_s);
+    };
     // Phase one, on this same loop: stop what a crashed launcher left running. A SIGTERM
     // meanwhile is a shutdown like any other; nothing of ours has started.
     std::shared_ptr<PlanningSession> loaded(std::move(session));
-    leftovers_ = std::make_unique<LeftoverCleanup>(
-        io_, options_.state(), *containment_, std::chrono::seconds(longest_stop), [this, loaded] {
-            leftovers_.reset();
-            start_supervising(loaded);
-        });
+    leftovers_ = std::make_unique<LeftoverCleanup>(io_, options_.state(), *containment_,
+                                                   stop_timeout_of, [this, loaded] {
+                                                       leftovers_.reset();
+                                                       start_supervising(loaded);
+                                                   });
     io_.run();
     control_.reset();
     return exit_code_;

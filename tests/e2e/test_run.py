@@ -148,6 +148,22 @@ class CrashedLauncherTest(RunTestCase):
         second.signal(signal.SIGTERM)
         self.assertEqual(second.wait_exit(), 0)
 
+    def test_a_leftover_that_ignores_sigterm_is_killed_after_its_own_stop_timeout(self):
+        self.add("apim-1", sim={"ignore_sigterm": True}, stop_timeout_s=2)
+        self.add("apim-2", stop_timeout_s=120)  # stops at once on SIGTERM; must not set the pace
+        first = self.launch()
+        self.wait_running(first, ["apim-1", "apim-2"])
+        first.proc.send_signal(signal.SIGKILL)
+        first.wait_exit()
+        second = self.launch()
+        # Before: every leftover waited for the longest stop timeout, and at least 60 s.
+        second.wait_for(r"apim-1: still running 2 s after SIGTERM: SIGKILL to (cgroup|process group)", 20)
+        self.wait_running(second, ["apim-1", "apim-2"], timeout=30)
+        # apim-2 was gone after its SIGTERM: it is neither reported nor signalled again.
+        self.assertEqual(second.count(r"apim-2: still running"), 0)
+        second.signal(signal.SIGTERM)
+        self.assertEqual(second.wait_exit(), 0)
+
     def test_a_second_launcher_on_the_same_state_dir_is_refused(self):
         self.add("apim-1")
         first = self.launch()
