@@ -297,8 +297,10 @@ void InstanceMachine::decide_after_run(Actions& actions, const RunEnding& ending
             break;
         case Action::RestartAfter:  // -> BACKOFF
             ++restarts_;
+            // max_retries counts retries, as supervisord's startretries: the first start is not
+            // one, so Fatal comes with failure max_retries + 1.
             enter_backoff(actions, decision.delay,
-                          last_error_ + ", failure " + std::to_string(failures_) + " of " +
+                          last_error_ + ", retry " + std::to_string(failures_) + " of " +
                               std::to_string(settings_.restart.max_retries));
             break;
         case Action::GiveUp:  // -> FATAL

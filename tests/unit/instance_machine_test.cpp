@@ -253,6 +253,8 @@ TEST_CASE("transition Backoff -> Fatal: retries spent") {
         m.main_exited({false, 1}, false, std::nullopt);
         const Actions backoff = m.group_drained(clock.now);
         REQUIRE(backoff.to == State::Backoff);
+        // max_retries = 2 counts retries (supervisord's startretries), not starts.
+        CHECK(backoff.why.find("retry " + std::to_string(failure) + " of 2") != std::string::npos);
         REQUIRE(m.deadline_expired(backoff.timer_token).spawn);
         m.spawned("pid", clock.now);
     }
