@@ -145,6 +145,7 @@ Actions InstanceMachine::spawned(const std::string& how, Clock::time_point) {
     group_live_ = true;
     main_exited_ = false;
     stop_cause_ = StopCause::None;
+    forced_ = false;
     ready_at_.reset();
     Actions actions;
     transition(actions, ProcessState::Starting, how);
@@ -265,7 +266,12 @@ Actions InstanceMachine::group_drained(Clock::time_point now) {
                                      std::chrono::duration_cast<milliseconds>(now - *ready_at_))
                                : std::nullopt;
     if (!want_up_) {
-        transition(actions, ProcessState::Stopped, exit_status_.describe());  // -> STOPPED
+        // A forced stop says so: the script's own status (its SIGTERM, often) is not all of it.
+        transition(actions, ProcessState::Stopped,
+                   exit_status_.describe() +
+                       (forced_ ? "; killed " + std::to_string(stop_timeout_seconds()) +
+                                      " s after the stop request"
+                                : ""));  // -> STOPPED
         return actions;
     }
     if (state_ == ProcessState::Stopping && !stopped_by_failure()) {
@@ -337,13 +343,11 @@ Actions InstanceMachine::deadline_expired(std::uint64_t token) {
             break;
         case Deadline::Stop:  // still STOPPING: force it; the group's draining ends the state
             if (!stopped_by_failure()) {
-                fail(ExitReason::StopTimeout,
-                     "still running " +
-                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                            settings_.stop_timeout)
-                                            .count()) +
-                         " s after the stop request");
+                fail(ExitReason::StopTimeout, "still running " +
+                                                  std::to_string(stop_timeout_seconds()) +
+                                                  " s after the stop request");
             }
+            forced_ = true;
             actions.kill = true;
             actions.thread_dump_first = true;  // every forced kill leaves evidence
             break;

@@ -95,6 +95,9 @@ class InstanceMachine {
     int failures() const { return failures_; }
     Deadline armed() const { return armed_; }
     StopCause stop_cause() const { return stop_cause_; }
+    long long stop_timeout_seconds() const {
+        return std::chrono::duration_cast<std::chrono::seconds>(settings_.stop_timeout).count();
+    }
     /// Stopping because the run failed (start timeout, script gone, liveness), not on request.
     bool stopped_by_failure() const;
     std::optional<Clock::time_point> ready_at() const { return ready_at_; }
@@ -123,6 +126,7 @@ class InstanceMachine {
     bool group_live_ = false;
     bool main_exited_ = false;
     StopCause stop_cause_ = StopCause::None;
+    bool forced_ = false;  // this run's stop timed out and its group was killed
     ExitStatus exit_status_;
     int failures_ = 0;
     int restarts_ = 0;
