@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cli/usage_error.hpp"
+#include "diagnostics.hpp"
 #include "os/paths.hpp"
 
 namespace po = boost::program_options;
@@ -62,6 +63,21 @@ void add_common_options(po::options_description& options, CommonOptions& common)
                                                               "machine-readable output");
 }
 
+namespace {
+
+/// Every option of `options` as it is typed: "--socket".
+std::vector<std::string> option_names(const po::options_description& options) {
+    std::vector<std::string> names;
+    for (const auto& option : options.options()) {
+        if (!option->long_name().empty()) {
+            names.push_back("--" + option->long_name());
+        }
+    }
+    return names;
+}
+
+}  // namespace
+
 po::variables_map parse_command_line(const std::string& command,
                                      const std::vector<std::string>& args,
                                      const po::options_description& options,
@@ -71,6 +87,9 @@ po::variables_map parse_command_line(const std::string& command,
         po::store(po::command_line_parser(args).options(options).positional(positional).run(),
                   values);
         po::notify(values);
+    } catch (const po::unknown_option& e) {
+        throw UsageError(command + ": " + e.what() +
+                         did_you_mean(e.get_option_name(), option_names(options)));
     } catch (const po::error& e) {
         throw UsageError(command + ": " + e.what());
     }

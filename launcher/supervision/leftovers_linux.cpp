@@ -203,10 +203,13 @@ void LeftoverCleanup::Native::find_unrecorded_cgroups(const Containment& contain
 void LeftoverCleanup::Native::stop(Leftover& leftover) {
     const InstanceRecord& record = leftover.record;
     if (leftover.cgroup) {
+        // A cgroup found without a record has no launcher pid to name.
         spdlog::warn(
-            "{}: an earlier launcher (pid {}) left it running in cgroup {}: stopping it before "
-            "its home and ports are used again",
-            record.name, record.launcher_pid, leftover.cgroup->directory().string());
+            "{}: an earlier launcher{} left it running in cgroup {}: stopping it before its home "
+            "and ports are used again",
+            record.name,
+            record.launcher_pid > 0 ? " (pid " + std::to_string(record.launcher_pid) + ")" : "",
+            leftover.cgroup->directory().string());
         watch_cgroup(*leftover.cgroup);
         leftover.cgroup->signal_members(SIGTERM);
         return;

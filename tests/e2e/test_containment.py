@@ -227,6 +227,7 @@ class CgroupTest(ContainmentTestCase):
                         30)
         second.wait_for(r"apim-1: Starting -> Running", 30)
         self.assertFalse(alive(escapee))
+        self.assertEqual(second.count(r"\(pid 0\)"), 0)  # no record: no launcher pid to name
 
 
 class LimitsTest(ContainmentTestCase):

@@ -115,6 +115,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(wrong.returncode, 64)
         self.assertIn('did you mean "plan"?', wrong.stderr)
         self.assertEqual(self.ws.launcher("plan", "--bogus").returncode, 64)
+        misspelt = self.ws.launcher("status", "--sokcet", "x")
+        self.assertEqual(misspelt.returncode, 64)
+        self.assertIn("unrecognised option '--sokcet'; did you mean \"--socket\"?", misspelt.stderr)
 
     def test_ports_prints_the_tables(self):
         text = self.ws.launcher("ports", "si-tooling", check=True).stdout
