@@ -810,12 +810,24 @@ namespace {
 
 void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnostic>& diagnostics) {
     std::map<std::string, const Profile*> by_name;
-    std::vector<std::string> names;
+    std::set<std::filesystem::path> named_files;
     for (const auto& p : profiles) {
         by_name[p.name] = &p;
-        names.push_back(p.name);
+        if (!p.name.empty()) {
+            named_files.insert(p.source);
+        }
     }
+    // A file that could not be read (bad JSON, no name) may hold the instance an `after` names.
+    const bool some_unread =
+        std::any_of(diagnostics.begin(), diagnostics.end(),
+                    [&](const Diagnostic& d) { return !named_files.count(d.file); });
     for (const auto& p : profiles) {
+        std::vector<std::string> others;  // never suggest the instance itself
+        for (const auto& [name, profile] : by_name) {
+            if (name != p.name && !name.empty()) {
+                others.push_back(name);
+            }
+        }
         for (std::size_t i = 0; i < p.after.size(); ++i) {
             const std::string pointer = "/after/" + std::to_string(i);
             if (p.after[i] == p.name) {
@@ -826,7 +838,10 @@ void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnos
             } else if (!by_name.count(p.after[i])) {
                 diagnostics.push_back(
                     {p.source, pointer,
-                     "no instance named \"" + p.after[i] + "\"" + did_you_mean(p.after[i], names)});
+                     "no instance named \"" + p.after[i] + "\"" + did_you_mean(p.after[i], others) +
+                         (some_unread ? " (if its profile is one with errors above, fix those "
+                                        "first)"
+                                      : "")});
             }
         }
     }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "diagnostics.hpp"
 #include "profile.hpp"
 #include "test_support.hpp"
@@ -20,15 +22,20 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     return text;
 }
 
-/// Loads a directory holding one profile and returns the diagnostics it produced.
-std::vector<Diagnostic> diagnostics_of(const TempDir& dir, const std::string& text) {
-    write_file(dir / "profiles/p.json", text);
+/// Loads the profiles of `dir` and returns the diagnostics they produced.
+std::vector<Diagnostic> diagnostics_of_dir(const TempDir& dir) {
     try {
         load_profiles(dir / "profiles", source_catalog(), Platform::Linux);
     } catch (const ConfigError& e) {
         return e.diagnostics();
     }
     return {};
+}
+
+/// Loads a directory holding one profile and returns the diagnostics it produced.
+std::vector<Diagnostic> diagnostics_of(const TempDir& dir, const std::string& text) {
+    write_file(dir / "profiles/p.json", text);
+    return diagnostics_of_dir(dir);
 }
 
 struct BadProfile {
@@ -230,6 +237,22 @@ TEST_CASE("all errors of all files are reported in one run") {
     } catch (const ConfigError& e) {
         CHECK(e.diagnostics().size() >= 4);
     }
+}
+
+TEST_CASE("an `after` naming an instance whose profile could not be read says so") {
+    TempDir dir;
+    make_home(dir / "homes/apim-2", "api-manager");
+    write_file(dir / "profiles/apim-1.json", R"({"name":"apim-1",)");  // cut short
+    write_file(dir / "profiles/apim-2.json",
+               R"({"name":"apim-2","runtime":"api-manager","home":"../homes/apim-2",)"
+               R"("after":["apim-1"]})");
+    const auto diagnostics = diagnostics_of_dir(dir);
+    const auto after = std::find_if(diagnostics.begin(), diagnostics.end(),
+                                    [](const Diagnostic& d) { return d.pointer == "/after/0"; });
+    REQUIRE(after != diagnostics.end());
+    CHECK(after->message.find("fix those first") != std::string::npos);
+    // Not "did you mean \"apim-2\"": an instance never starts after itself.
+    CHECK(after->message.find("did you mean") == std::string::npos);
 }
 
 TEST_CASE("duplicate names are refused, naming both files") {
