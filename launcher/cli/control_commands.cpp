@@ -151,6 +151,9 @@ void print_status_table(const nlohmann::json& result) {
         if (state == ProcessState::Running && !instance["urls"].empty()) {
             note = instance["urls"][0]["url"].get<std::string>();
         }
+        if (const std::string waiting = instance.value("waiting_for", ""); !waiting.empty()) {
+            note = "waiting for " + waiting;  // an `after` that is not Running, a reload's stop
+        }
         std::printf("%-16s %-9s %8s %8s %6d %9s %8d  %s\n",
                     instance["name"].get<std::string>().c_str(), to_string(state).c_str(),
                     or_dash(instance["pid"]).c_str(), or_dash(instance["jvm_pid"]).c_str(),

@@ -404,6 +404,7 @@ nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const 
         {"state", to_string(instance.state())},
         {"reason", to_string(instance.reason())},
         {"last_error", instance.last_error()},
+        {"waiting_for", waiting_for(instance)},
         {"pid", instance.pid() > 0 ? nlohmann::json(instance.pid()) : nlohmann::json(nullptr)},
         {"pgid", live ? nlohmann::json(instance.pgid()) : nlohmann::json(nullptr)},
         {"containment", live ? nlohmann::json(instance.containment()) : nlohmann::json(nullptr)},
@@ -416,6 +417,26 @@ nlohmann::json Supervisor::live_status(const SupervisedProcess& instance) const 
         {"ready_ports", instance.state() == ProcessState::Running
                             ? nlohmann::json(instance.readiness_ports())
                             : nlohmann::json::array()}};
+}
+
+std::string Supervisor::waiting_for(const SupervisedProcess& instance) const {
+    if (instance.ever_started() || !instance.profile().autostart || shutting_down_) {
+        return "";
+    }
+    std::string blockers;
+    const auto add = [&blockers](const std::string& blocker) {
+        blockers += (blockers.empty() ? "" : ", ") + blocker;
+    };
+    for (const auto& name : instance.profile().after) {
+        const auto found = instances_.find(name);
+        if (found != instances_.end() && found->second->state() != ProcessState::Running) {
+            add(name + " (" + to_string(found->second->state()) + ")");
+        }
+    }
+    for (const auto& old : retiring_) {
+        add("the old " + old->name() + " to stop");
+    }
+    return blockers;
 }
 
 // What stays as long as the instance exists: serialized once for `status`.

@@ -54,6 +54,9 @@ class Supervisor : public ControlHandler {
     std::string status_text(const std::string& name, const SupervisedProcess& instance) const;
     nlohmann::json launcher_status() const;
     nlohmann::json live_status(const SupervisedProcess& instance) const;
+    /// Why an instance due to start has not: what it comes `after` that is not Running, and the
+    /// groups a reload is still stopping. "" when nothing holds it.
+    std::string waiting_for(const SupervisedProcess& instance) const;
     nlohmann::json static_status(const SupervisedProcess& instance) const;
     std::vector<SupervisedProcess*> named_instances(const std::vector<std::string>& names,
                                                     bool empty_means_all);

@@ -131,6 +131,20 @@ class CommandsTest(ControlTestCase):
         result = self.cli("reload")
         self.assertIn("reloaded", result.stdout)
 
+    def test_status_says_what_an_instance_due_to_start_waits_for(self):
+        self.cli("stop", "apim-1", "--wait")
+        add_sim_instance(self.ws, "apim-3", "api-manager", after=["apim-1"])
+        self.assertIn("started apim-3", self.cli("reload").stdout)
+        status = self.status()
+        self.assertEqual(status["apim-3"]["state"], "Stopped")
+        self.assertEqual(status["apim-3"]["waiting_for"], "apim-1 (Stopped)")
+        self.assertEqual(status["apim-2"]["waiting_for"], "")
+        self.assertRegex(self.cli("status").stdout, r"apim-3 +Stopped .* waiting for apim-1 \(Stopped\)")
+        self.cli("start", "apim-1", "--wait")
+        self.launcher.wait_for(r"apim-3: Starting -> Running", 30)
+        self.assertEqual(self.status()["apim-3"]["waiting_for"], "")
+        self.cli("stop", "apim-3", "--wait")  # its group is not among the ones the cleanup knows
+
 
 class SecurityAndRobustnessTest(ControlTestCase):
     def test_a_client_running_as_another_user_is_refused(self):
