@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <deque>
+#include <initializer_list>
+#include <string>
 
 #include "fake_run_host.hpp"
 #include "supervision/supervisor.hpp"
@@ -152,6 +154,16 @@ struct Daemon {
     }
 };
 
+/// The shutdown's steps: each of `order` asked to stop in turn, then ended by its SIGTERM.
+void expect_stops_in_order(Daemon& daemon, std::initializer_list<const char*> order) {
+    for (const char* name : order) {
+        daemon.script.when(
+            std::string(name) + " asked to stop",
+            [&daemon, name] { return daemon.run_of(name).stop_requests == 1; },
+            [&daemon, name] { daemon.run_of(name).exit(kSigtermExit); });
+    }
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -258,13 +270,8 @@ TEST_CASE(
             })
         .when(
             "b Running", [&] { return fleet.log_has("b", "-> Running"); },
-            [&] { daemon.supervisor.request_shutdown(); })
-        .when(
-            "b stops", [&] { return daemon.run_of("b").stop_requests == 1; },
-            [&] { daemon.run_of("b").exit(kSigtermExit); })
-        .when(
-            "a stops", [&] { return daemon.run_of("a").stop_requests == 1; },
-            [&] { daemon.run_of("a").exit(kSigtermExit); });
+            [&] { daemon.supervisor.request_shutdown(); });
+    expect_stops_in_order(daemon, {"b", "a"});
     CHECK(daemon.run() == 0);  // before the fix: the old b stayed retiring and this never returned
 }
 
@@ -300,17 +307,8 @@ TEST_CASE("supervisor: what a reload adds starts once every group it replaced is
             })
         .when(
             "both Running", [&] { return fleet.log_has("c", "-> Running") && daemon.runs() == 3; },
-            [&] { daemon.supervisor.request_shutdown(); })
-        .when(
-            "both asked to stop",
-            [&] {
-                return daemon.run_of("a").stop_requests == 1 &&
-                       daemon.run_of("c").stop_requests == 1;
-            },
-            [&] {
-                daemon.run_of("a").exit(kSigtermExit);
-                daemon.run_of("c").exit(kSigtermExit);
-            });
+            [&] { daemon.supervisor.request_shutdown(); });
+    expect_stops_in_order(daemon, {"a", "c"});  // independent: both asked at once
     CHECK(daemon.run() == 0);
 }
 
