@@ -130,10 +130,11 @@ TEST_CASE("transition Stopping: the stop deadline kills and reports stop-timeout
     CHECK_FALSE(kill.state_changed);
     CHECK(m.reason() == ExitReason::StopTimeout);
     // The script ended with its SIGTERM; the line says the group had to be killed.
-    m.main_exited({true, 15}, false, std::nullopt);
+    const ExitStatus sigterm{true, 15};  // described as "signal 15 (SIGTERM)" on Linux
+    m.main_exited(sigterm, false, std::nullopt);
     const Actions stopped = m.group_drained(clock.now);
     CHECK(stopped.to == State::Stopped);
-    CHECK(stopped.why == "signal 15 (SIGTERM); killed 5 s after the stop request");
+    CHECK(stopped.why == sigterm.describe() + "; killed 5 s after the stop request");
 }
 
 TEST_CASE("transition Stopping: a forced kill always asks for a thread dump first") {
