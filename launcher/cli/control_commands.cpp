@@ -8,9 +8,11 @@
 #include <unistd.h>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -502,6 +504,37 @@ int cmd_logs(const Args& args) {
     return kExitOk;
 }
 
+namespace {
+
+/// Adds to each name that timed out what holds it back now, when something does ("apim-2
+/// (Stopped, waiting for apim-1 (Fatal))"); names that failed already say how.
+void explain_waits(ControlClient& client, std::vector<std::string>& failed) {
+    std::vector<std::string> timed_out;
+    std::copy_if(failed.begin(), failed.end(), std::back_inserter(timed_out),
+                 [](const std::string& entry) { return entry.find(' ') == std::string::npos; });
+    // A few names per request: a request line has a size limit (thousands of instances).
+    constexpr std::size_t kNamesPerRequest = 100;
+    for (std::size_t first = 0; first < timed_out.size(); first += kNamesPerRequest) {
+        const std::vector<std::string> some(
+            timed_out.begin() + static_cast<std::ptrdiff_t>(first),
+            timed_out.begin() +
+                static_cast<std::ptrdiff_t>(std::min(first + kNamesPerRequest, timed_out.size())));
+        const auto status = client.request_all_pages("status", some, kRequestTimeout);
+        for (const auto& instance : status["instances"]) {
+            const std::string waiting = instance.value("waiting_for", "");
+            if (waiting.empty()) {
+                continue;
+            }
+            const std::string name = instance["name"];
+            std::replace(
+                failed.begin(), failed.end(), name,
+                name + " (" + to_string(state_in(instance)) + ", waiting for " + waiting + ")");
+        }
+    }
+}
+
+}  // namespace
+
 int cmd_wait_ready(const Args& args) {
     ClientOptions options;
     if (!parse_client_options(
@@ -520,9 +553,10 @@ int cmd_wait_ready(const Args& args) {
         names.push_back(name);
     }
     Progress progress(options.common.json, names);
-    return report(
-        follow_until(client, names, Goal::Ready, before, false, options.timeout_s, progress),
-        "not ready");
+    auto failed =
+        follow_until(client, names, Goal::Ready, before, false, options.timeout_s, progress);
+    explain_waits(client, failed);
+    return report(failed, "not ready");
 }
 
 }  // namespace carbon
