@@ -519,7 +519,12 @@ void explain_waits(ControlClient& client, std::vector<std::string>& failed) {
             timed_out.begin() + static_cast<std::ptrdiff_t>(first),
             timed_out.begin() +
                 static_cast<std::ptrdiff_t>(std::min(first + kNamesPerRequest, timed_out.size())));
-        const auto status = client.request_all_pages("status", some, kRequestTimeout);
+        nlohmann::json status;
+        try {
+            status = client.request_all_pages("status", some, kRequestTimeout);
+        } catch (const std::exception&) {
+            return;  // an explanation only (a reload may have removed one): the names stand
+        }
         for (const auto& instance : status["instances"]) {
             const std::string waiting = instance.value("waiting_for", "");
             if (waiting.empty()) {
