@@ -821,13 +821,18 @@ void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnos
     const bool some_unread =
         std::any_of(diagnostics.begin(), diagnostics.end(),
                     [&](const Diagnostic& d) { return !named_files.count(d.file); });
-    for (const auto& p : profiles) {
-        std::vector<std::string> others;  // never suggest the instance itself
+    // The names to suggest for a misspelt `after`, never the instance itself: made only for an
+    // error (5000 profiles would otherwise copy 5000 names each).
+    const auto others = [&by_name](const std::string& self) {
+        std::vector<std::string> names;
         for (const auto& [name, profile] : by_name) {
-            if (name != p.name && !name.empty()) {
-                others.push_back(name);
+            if (name != self && !name.empty()) {
+                names.push_back(name);
             }
         }
+        return names;
+    };
+    for (const auto& p : profiles) {
         for (std::size_t i = 0; i < p.after.size(); ++i) {
             const std::string pointer = "/after/" + std::to_string(i);
             if (p.after[i] == p.name) {
@@ -838,7 +843,8 @@ void check_after_graph(const std::vector<Profile>& profiles, std::vector<Diagnos
             } else if (!by_name.count(p.after[i])) {
                 diagnostics.push_back(
                     {p.source, pointer,
-                     "no instance named \"" + p.after[i] + "\"" + did_you_mean(p.after[i], others) +
+                     "no instance named \"" + p.after[i] + "\"" +
+                         did_you_mean(p.after[i], others(p.name)) +
                          (some_unread ? " (if its profile is one with errors above, fix those "
                                         "first)"
                                       : "")});
